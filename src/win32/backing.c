@@ -1,0 +1,120 @@
+/* Backings: the section (and file) behind a range, shared by reference count
+ * between the regions that map it.  Each backing is one section handle plus
+ * an offset in the regions, which is what a child process needs to map the
+ * same bytes at the same address. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static int new_backing(struct wm_backing **out)
+{
+    struct wm_backing *b = calloc(1, sizeof *b);
+    if (!b)
+        return ENOMEM;
+    b->refs = 1;
+    *out = b;
+    return 0;
+}
+
+static HANDLE section(HANDLE file, DWORD prot, uint64_t size)
+{
+    return wm_sys.CreateFileMappingW(file, NULL, prot, (DWORD)(size >> 32), (DWORD)size, NULL);
+}
+
+int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
+{
+    struct wm_backing *b;
+    int err = new_backing(&b);
+    if (err)
+        return err;
+    DWORD sec = reserve_only ? SEC_RESERVE : SEC_COMMIT;
+    /* Executable so a later mprotect(PROT_EXEC) works; systems that forbid
+     * executable sections (Arbitrary Code Guard) get a plain one. */
+    b->section = section(INVALID_HANDLE_VALUE, PAGE_EXECUTE_READWRITE | sec, size);
+    b->exec = b->section != NULL;
+    if (!b->section && GetLastError() == ERROR_ACCESS_DENIED)
+        b->section = section(INVALID_HANDLE_VALUE, PAGE_READWRITE | sec, size);
+    if (!b->section) {
+        err = wm_last_errno();
+        free(b);
+        return err;
+    }
+    b->kind = WM_B_ANON;
+    b->writable = 1;
+    b->reserve_only = reserve_only;
+    b->size = size;
+    *out = b;
+    return 0;
+}
+
+int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
+{
+    struct wm_backing *b;
+    LARGE_INTEGER size;
+    int err = new_backing(&b);
+    if (err)
+        return err;
+    b->kind = WM_B_FILE;
+    HANDLE self = GetCurrentProcess();
+    /* Our own handle: the caller may close the descriptor right after mmap. */
+    if (!wm_sys.DuplicateHandle(self, h, self, &b->file, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+        err = wm_last_errno();
+        goto fail;
+    }
+    if (!wm_sys.GetFileSizeEx(b->file, &size)) {
+        err = wm_last_errno();
+        goto fail;
+    }
+    b->size = (uint64_t)size.QuadPart;
+    b->cow = !shared;
+    b->exec = (prot & PROT_EXEC) != 0;
+    if (b->size == 0)
+        goto done; /* nothing to map: every page lies past end of file */
+    DWORD x = b->exec ? 4 : 0; /* PAGE_X << 4 == PAGE_EXECUTE_X */
+    if (!shared) {
+        b->section = section(b->file, PAGE_WRITECOPY << x, 0);
+    } else {
+        /* Read-write when the handle allows it, so a later mprotect can add
+         * PROT_WRITE; a section never grows the file because its size is
+         * the file's own. */
+        b->section = section(b->file, PAGE_READWRITE << x, 0);
+        b->writable = b->section != NULL;
+        if (!b->section && GetLastError() == ERROR_ACCESS_DENIED && !(prot & PROT_WRITE))
+            b->section = section(b->file, PAGE_READONLY << x, 0);
+    }
+    if (!b->section) {
+        err = wm_last_errno();
+        goto fail;
+    }
+done:
+    *out = b;
+    return 0;
+fail:
+    if (b->file)
+        wm_sys.CloseHandle(b->file);
+    free(b);
+    return err;
+}
+
+void wm_backing_hold(struct wm_backing *b)
+{
+    b->refs++;
+}
+
+void wm_backing_release(struct wm_backing *b)
+{
+    if (--b->refs > 0)
+        return;
+    if (b->section)
+        wm_sys.CloseHandle(b->section);
+    if (b->file)
+        wm_sys.CloseHandle(b->file);
+    free(b);
+}
+
+DWORD wm_backing_access(const struct wm_backing *b)
+{
+    DWORD a = b->cow ? FILE_MAP_COPY : b->writable ? FILE_MAP_WRITE : FILE_MAP_READ;
+    return b->exec ? a | FILE_MAP_EXECUTE : a;
+}

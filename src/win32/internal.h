@@ -1,0 +1,125 @@
+/* Shared declarations of the Windows engine.  Every wm_ function that can fail
+ * returns 0 or a POSIX errno value; Win32 errors become errno values only in
+ * wm_errno_from_win32() (errno.c). */
+#ifndef WM_INTERNAL_H
+#define WM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "region.h"
+#include "sys.h"
+
+/* ---- errno.c ---- */
+int wm_errno_from_win32(DWORD err);
+/* wm_errno_from_win32(GetLastError()) */
+int wm_last_errno(void);
+
+/* ---- backing.c: what the bytes of a range come from ---- */
+enum { WM_B_ANON, WM_B_FILE };
+
+struct wm_backing {
+    HANDLE section;     /* NULL when the file part is empty (all past EOF) */
+    HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
+    uint64_t size;      /* bytes the section covers (file: its size at creation) */
+    long refs;          /* regions using it */
+    uint8_t kind;       /* WM_B_* */
+    uint8_t writable;   /* section allows shared writes */
+    uint8_t cow;        /* file section mapped copy-on-write (MAP_PRIVATE) */
+    uint8_t exec;       /* section allows execute */
+    uint8_t reserve_only; /* SEC_RESERVE: pages are committed on demand */
+};
+
+/* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
+ * should be committed yet (PROT_NONE, MAP_NORESERVE). */
+int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
+/* A section over the file behind handle h, for a mapping of the given kind. */
+int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
+void wm_backing_hold(struct wm_backing *b);
+void wm_backing_release(struct wm_backing *b);
+/* FILE_MAP_* access for a view of b. */
+DWORD wm_backing_access(const struct wm_backing *b);
+
+/* ---- place_*.c: how views and reservations are put in the address space ---- */
+struct wm_maparg {
+    HANDLE section;
+    uint64_t offset;
+    DWORD access; /* FILE_MAP_* */
+};
+
+/* A range is "reserved" (ours, inaccessible) or a "view".  Reserved ranges can
+ * be split; views are mapped into and unmapped back to reserved ranges whole. */
+struct wm_place {
+    const char *name;
+    size_t page;
+    /* Map a whole new view anywhere (at hint if free). */
+    int (*map_new)(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out);
+    /* Reserve len bytes: exactly at hint when fixed, else at hint if free or anywhere. */
+    int (*reserve)(uintptr_t hint, size_t len, bool fixed, uintptr_t *out);
+    /* Split the reserved range [addr, addr+len) at addr+at into two. */
+    int (*split)(uintptr_t addr, size_t len, size_t at);
+    /* Join adjacent reserved ranges that together are [addr, addr+len). */
+    int (*join)(uintptr_t addr, size_t len);
+    /* Replace the reserved range [addr, addr+len) by a view. */
+    int (*map)(uintptr_t addr, size_t len, const struct wm_maparg *m);
+    /* Turn the view at [addr, addr+len) back into a reserved range. */
+    int (*unmap)(uintptr_t addr, size_t len);
+    /* Free a view or a reserved range for good (cannot fail). */
+    void (*free_view)(uintptr_t addr);
+    void (*free_reserved)(uintptr_t addr, size_t len);
+};
+
+extern const struct wm_place wm_place_exact;
+extern const struct wm_place wm_place_legacy;
+
+/* ---- engine state (init.c) ---- */
+struct wm_engine {
+    const struct wm_place *place;
+    size_t page;
+    struct wm_region_table regions;
+    SRWLOCK lock;
+};
+extern struct wm_engine wm_engine;
+
+/* One-time start-up: load Win32 functions, choose the placement strategy. */
+void wm_init(void);
+void wm_lock_exclusive(void);
+void wm_unlock_exclusive(void);
+void wm_lock_shared(void);
+void wm_unlock_shared(void);
+/* True while this thread holds the engine lock (the fault handler must not wait). */
+bool wm_lock_held_by_me(void);
+
+/* ---- view.c: regions inside Windows views ---- */
+struct wm_region *wm_region_new(void);
+void wm_region_free(struct wm_region *r);
+/* Split the region containing addr at addr (no-op if addr is a region boundary or unmapped). */
+int wm_split_region_at(uintptr_t addr);
+/* Split the view containing addr at addr, invisibly to POSIX (data and
+ * protection preserved); no-op at a view boundary or outside any region. */
+int wm_split_view_at(uintptr_t addr);
+/* Page protection for prot on backing b. */
+DWORD wm_win_prot(const struct wm_backing *b, int prot);
+/* Give [r->start, r->end) its protection (commit on demand where needed). */
+int wm_apply_prot(struct wm_region *r);
+/* Apply protections to every region of the view starting at vstart. */
+int wm_apply_view_prots(uintptr_t vstart);
+/* Whether the view at vstart is copy-on-write and was ever writable. */
+bool wm_view_has_private_pages(uintptr_t vstart);
+/* Replace a copy-on-write view that may hold private pages by a view of an
+ * anonymous section holding the same bytes, so it can be split and remapped. */
+int wm_materialize_view(uintptr_t vstart);
+/* Remove every region in [lo, hi) (which must start and end on view
+ * boundaries) and free the views and backings left unused. */
+void wm_remove_range(uintptr_t lo, uintptr_t hi);
+/* Make [lo, hi) start and end on view boundaries. */
+int wm_isolate_range(uintptr_t lo, uintptr_t hi);
+
+/* ---- protect.c ---- */
+/* Whether every page of [lo, hi) belongs to some region. */
+int wm_range_fully_mapped(uintptr_t lo, uintptr_t hi);
+/* Merge the regions in and around [lo, hi) that have become equal. */
+void wm_merge_range(uintptr_t lo, uintptr_t hi);
+
+#endif

@@ -1,0 +1,447 @@
+/* mmap and munmap: argument rules, then placement of the new range as a
+ * sequence of "pieces" (reserved ranges that become views), as one
+ * transaction: every fallible step comes first and is undone on failure;
+ * only releases, which cannot fail, come after the point of no return. */
+#include "internal.h"
+
+#include <errno.h>
+#include <io.h>
+#include <stdlib.h>
+
+#define KNOWN_FLAGS                                                                                \
+    (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_FIXED_NOREPLACE |  \
+     MAP_DENYWRITE | MAP_EXECUTABLE | MAP_STACK | MAP_LOCKED)
+
+struct piece {
+    uintptr_t start, end;
+    struct wm_region *old; /* first old region of an unmapped old view, or NULL for a gap */
+    bool mapped;           /* now holds a view of the new backing */
+};
+
+struct request {
+    uintptr_t lo, hi;      /* the range being mapped */
+    uintptr_t file_end;    /* lo + mapped part: beyond it lie whole pages past EOF */
+    struct wm_backing *b;
+    uint64_t offset;
+    int prot;
+    uint16_t rflags;
+};
+
+static size_t round_up(size_t v, size_t page)
+{
+    return (v + page - 1) & ~(page - 1);
+}
+
+/* Is [lo, hi) outside our regions free in the Windows sense? */
+static int gaps_are_free(uintptr_t lo, uintptr_t hi, int busy_err)
+{
+    uintptr_t p = lo;
+    while (p < hi) {
+        struct wm_region *r = wm_region_first_from(&wm_engine.regions, p);
+        if (r && r->start <= p) {
+            p = r->end;
+            continue;
+        }
+        uintptr_t gap_end = r && r->start < hi ? r->start : hi;
+        while (p < gap_end) {
+            MEMORY_BASIC_INFORMATION mi;
+            if (!wm_sys.VirtualQuery((void *)p, &mi, sizeof mi))
+                return wm_last_errno();
+            if (mi.State != MEM_FREE)
+                return busy_err; /* heap, image, stack: never ours to replace */
+            p = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+        }
+        p = gap_end;
+    }
+    return 0;
+}
+
+/* Map the new backing into every piece below file_end; undo on failure. */
+static int map_pieces(const struct request *q, struct piece *pc, size_t n)
+{
+    const struct wm_place *pl = wm_engine.place;
+    struct wm_maparg m = {q->b->section, 0, wm_backing_access(q->b)};
+    for (size_t i = 0; i < n; i++) {
+        if (pc[i].start >= q->file_end)
+            break;
+        m.offset = q->offset + (pc[i].start - q->lo);
+        size_t len = pc[i].end - pc[i].start;
+        if (q->b->size - m.offset < len)
+            len = (size_t)(q->b->size - m.offset);
+        int err = pl->map(pc[i].start, len, &m);
+        if (err) {
+            while (i-- > 0)
+                if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start))
+                    pc[i].mapped = false;
+            return err;
+        }
+        pc[i].mapped = true;
+    }
+    return 0;
+}
+
+/* Put back what the pieces held before: old views mapped again, gaps freed. */
+static void undo_pieces(struct piece *pc, size_t n)
+{
+    const struct wm_place *pl = wm_engine.place;
+    for (size_t i = 0; i < n; i++) {
+        if (!pc[i].old) {
+            pl->free_reserved(pc[i].start, pc[i].end - pc[i].start);
+        } else if (!(pc[i].old->flags & WM_R_PAST_EOF)) {
+            struct wm_region *r = pc[i].old;
+            struct wm_maparg m = {r->backing->section, r->offset - (r->start - r->vstart),
+                                  wm_backing_access(r->backing)};
+            size_t len = r->vend - r->vstart;
+            if (r->backing->size - m.offset < len)
+                len = (size_t)(r->backing->size - m.offset);
+            if (pl->map(r->vstart, len, &m))
+                pl->map(r->vstart, len, &m); /* a second try for a transient failure */
+            wm_apply_view_prots(r->vstart);
+        }
+    }
+}
+
+/* Collect [lo, hi) as pieces: old views (already isolated to lie inside) and
+ * gaps.  pc has room for every piece plus one. */
+static size_t collect_pieces(uintptr_t lo, uintptr_t hi, struct piece *pc)
+{
+    size_t n = 0;
+    uintptr_t p = lo;
+    while (p < hi) {
+        struct wm_region *r = wm_region_first_from(&wm_engine.regions, p);
+        if (r && r->start <= p) {
+            pc[n++] = (struct piece){r->vstart, r->vend, r, false};
+            p = r->vend;
+        } else {
+            uintptr_t e = r && r->start < hi ? r->start : hi;
+            pc[n++] = (struct piece){p, e, NULL, false};
+            p = e;
+        }
+    }
+    return n;
+}
+
+static size_t count_pieces(uintptr_t lo, uintptr_t hi)
+{
+    size_t n = 0;
+    uintptr_t p = lo;
+    while (p < hi) {
+        struct wm_region *r = wm_region_first_from(&wm_engine.regions, p);
+        p = r && r->start <= p ? r->vend : r && r->start < hi ? r->start : hi;
+        n++;
+    }
+    return n;
+}
+
+/* Turn every piece into a reserved range: old views are unmapped (their data
+ * stays in their sections), gaps are reserved.  Undo on failure. */
+static int reserve_pieces(struct piece *pc, size_t n)
+{
+    const struct wm_place *pl = wm_engine.place;
+    for (size_t i = 0; i < n; i++) {
+        int err = 0;
+        uintptr_t got;
+        if (!pc[i].old)
+            err = pl->reserve(pc[i].start, pc[i].end - pc[i].start, true, &got);
+        else if (!(pc[i].old->flags & WM_R_PAST_EOF))
+            err = pl->unmap(pc[i].start, pc[i].end - pc[i].start);
+        if (err) {
+            undo_pieces(pc, i);
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Give the piece containing q->file_end a boundary there.  Returns the index
+ * of the piece that was split, or n when none was. */
+static size_t split_at_eof(const struct request *q, struct piece *pc, size_t *n, int *err)
+{
+    *err = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (pc[i].start < q->file_end && q->file_end < pc[i].end) {
+            *err = wm_engine.place->split(pc[i].start, pc[i].end - pc[i].start,
+                                          q->file_end - pc[i].start);
+            if (*err)
+                return *n;
+            for (size_t j = *n; j > i + 1; j--)
+                pc[j] = pc[j - 1];
+            pc[i + 1] = (struct piece){q->file_end, pc[i].end, NULL, false};
+            pc[i].end = q->file_end;
+            (*n)++;
+            return i;
+        }
+    }
+    return *n;
+}
+
+static void fill_region(struct wm_region *r, const struct request *q, const struct piece *p)
+{
+    r->start = r->vstart = p->start;
+    r->end = r->vend = p->end;
+    r->offset = q->offset + (p->start - q->lo);
+    r->backing = q->b;
+    r->prot = (uint8_t)q->prot;
+    r->flags = q->rflags | (p->start >= q->file_end ? WM_R_PAST_EOF : 0);
+    wm_backing_hold(q->b);
+}
+
+/* Drop the old regions in [lo, hi) from the table without touching Windows
+ * (their address range now belongs to the new pieces). */
+static void forget_range(uintptr_t lo, uintptr_t hi)
+{
+    struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo);
+    while (r && r->start < hi) {
+        struct wm_region *next = wm_region_next(&wm_engine.regions, r);
+        wm_region_remove(&wm_engine.regions, r);
+        wm_backing_release(r->backing);
+        wm_region_free(r);
+        r = next;
+    }
+}
+
+/* Map q into the pieces pc[0..n) (room for n+1).  With take_pieces the pieces
+ * are old views and gaps still to be reserved; without, pc[0] is one range
+ * the caller reserved and which is freed on failure. */
+static int place_pieces(struct request *q, struct piece *pc, size_t n, bool take_pieces)
+{
+    const struct wm_place *pl = wm_engine.place;
+    size_t cap = n + 1, split;
+    struct wm_region **nr = calloc(cap, sizeof *nr);
+    int err = nr ? 0 : ENOMEM;
+    for (size_t i = 0; !err && i < cap; i++)
+        if (!(nr[i] = wm_region_new()))
+            err = ENOMEM;
+    if (!err && take_pieces)
+        err = reserve_pieces(pc, n); /* undoes itself on failure */
+    if (err) {
+        if (!take_pieces)
+            pl->free_reserved(pc[0].start, pc[0].end - pc[0].start);
+        goto out;
+    }
+    split = split_at_eof(q, pc, &n, &err);
+    if (err)
+        goto undo;
+    if ((err = map_pieces(q, pc, n)))
+        goto unsplit;
+    for (size_t i = 0; i < n; i++)
+        fill_region(nr[i], q, &pc[i]);
+    for (size_t i = 0; i < n && !err; i++)
+        err = wm_apply_prot(nr[i]);
+    if (err) {
+        for (size_t i = 0; i < n; i++) {
+            wm_backing_release(q->b);
+            if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start))
+                pc[i].mapped = false;
+        }
+        goto unsplit;
+    }
+    /* Point of no return: the new pieces replace the old regions. */
+    forget_range(q->lo, q->hi);
+    for (size_t i = 0; i < n; i++) {
+        wm_region_insert(&wm_engine.regions, nr[i]);
+        nr[i] = NULL;
+    }
+    goto out;
+unsplit:
+    if (split < n) {
+        pl->join(pc[split].start, pc[split + 1].end - pc[split].start);
+        pc[split].end = pc[split + 1].end;
+        for (size_t j = split + 1; j + 1 < n; j++)
+            pc[j] = pc[j + 1];
+        n--;
+    }
+undo:
+    if (take_pieces)
+        undo_pieces(pc, n);
+    else
+        pl->free_reserved(pc[0].start, pc[0].end - pc[0].start);
+out:
+    if (nr)
+        for (size_t i = 0; i < cap; i++)
+            wm_region_free(nr[i]);
+    free(nr);
+    return err;
+}
+
+/* A new range where Windows chooses (or at the hint when free). */
+static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
+{
+    const struct wm_place *pl = wm_engine.place;
+    uintptr_t a;
+    int err;
+    size_t mapped = q->file_end - q->lo;
+    if (mapped == rlen) {
+        /* The common case: one view and nothing past EOF. */
+        struct wm_region *r = wm_region_new();
+        if (!r)
+            return ENOMEM;
+        struct wm_maparg m = {q->b->section, q->offset, wm_backing_access(q->b)};
+        size_t len = q->b->size - q->offset < rlen ? (size_t)(q->b->size - q->offset) : rlen;
+        if ((err = pl->map_new(hint, len, &m, &a))) {
+            wm_region_free(r);
+            return err;
+        }
+        q->lo = a;
+        q->hi = q->file_end = a + rlen;
+        struct piece p = {a, a + rlen, NULL, true};
+        fill_region(r, q, &p);
+        if ((err = wm_apply_prot(r))) {
+            pl->free_view(a);
+            wm_backing_release(q->b);
+            wm_region_free(r);
+            return err;
+        }
+        wm_region_insert(&wm_engine.regions, r);
+        return 0;
+    }
+    if ((err = pl->reserve(hint, rlen, false, &a)))
+        return err;
+    q->lo = a;
+    q->hi = a + rlen;
+    q->file_end = a + mapped;
+    struct piece pc[2] = {{a, a + rlen, NULL, false}};
+    return place_pieces(q, pc, 1, false);
+}
+
+/* MAP_FIXED / MAP_FIXED_NOREPLACE at [q->lo, q->hi). */
+static int place_fixed(struct request *q, bool noreplace)
+{
+    int err;
+    if (noreplace) {
+        if (wm_region_overlaps(&wm_engine.regions, q->lo, q->hi))
+            return EEXIST;
+        err = gaps_are_free(q->lo, q->hi, EEXIST);
+    } else {
+        /* Linux would replace anything; we refuse to replace memory the
+         * library did not map (heap, images, stacks) with ENOMEM. */
+        err = gaps_are_free(q->lo, q->hi, ENOMEM);
+    }
+    if (err || (err = wm_isolate_range(q->lo, q->hi)))
+        return err;
+    /* Private pages of copy-on-write views cannot be put back once their view
+     * is unmapped; copy them first so a failure below can restore them. */
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, q->lo); r && r->start < q->hi;
+         r = wm_region_first_from(&wm_engine.regions, r->vend))
+        if (wm_view_has_private_pages(r->vstart) && (err = wm_materialize_view(r->vstart)))
+            return err;
+    size_t n = count_pieces(q->lo, q->hi);
+    struct piece *pc = malloc((n + 1) * sizeof *pc);
+    if (!pc)
+        return ENOMEM;
+    collect_pieces(q->lo, q->hi, pc);
+    err = place_pieces(q, pc, n, true);
+    free(pc);
+    return err;
+}
+
+static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, void **out)
+{
+    size_t page = wm_engine.page;
+    int type = flags & MAP_TYPE;
+    if (type == MAP_SHARED_VALIDATE) {
+        if (flags & ~KNOWN_FLAGS)
+            return EOPNOTSUPP;
+        type = MAP_SHARED;
+    } else if (flags & ~KNOWN_FLAGS) {
+        return EINVAL;
+    }
+    if (type != MAP_SHARED && type != MAP_PRIVATE)
+        return EINVAL;
+    if (len == 0 || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)))
+        return EINVAL;
+    if (off < 0 || (uint64_t)off % page)
+        return EINVAL;
+    if (len > SIZE_MAX - page)
+        return ENOMEM;
+    size_t rlen = round_up(len, page);
+    bool fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
+    uintptr_t a = (uintptr_t)addr;
+    if (fixed && (a % page || a == 0))
+        return a % page ? EINVAL : EPERM;
+    if (a + rlen < a)
+        return ENOMEM;
+    bool anon = (flags & MAP_ANONYMOUS) != 0;
+    HANDLE h = NULL;
+    if (!anon) {
+        if ((uint64_t)off > (uint64_t)INT64_MAX - rlen)
+            return EOVERFLOW;
+        intptr_t osf = fd >= 0 ? _get_osfhandle(fd) : -1;
+        if (osf == -1 || osf == -2)
+            return EBADF;
+        h = (HANDLE)osf;
+        if (GetFileType(h) != FILE_TYPE_DISK)
+            return ENODEV;
+    }
+    struct wm_backing *b;
+    int err = anon ? wm_backing_anon(rlen, prot == PROT_NONE, &b)
+                   : wm_backing_file(h, type == MAP_SHARED, prot, &b);
+    if (err)
+        return err;
+    size_t mapped = rlen;
+    if (!anon)
+        mapped = b->size <= (uint64_t)off ? 0
+                 : b->size - (uint64_t)off < rlen ? round_up((size_t)(b->size - (uint64_t)off), page)
+                                                  : rlen;
+    struct request q = {a, a + rlen, a + mapped, b, anon ? 0 : (uint64_t)off, prot,
+                        (uint16_t)((type == MAP_SHARED ? WM_R_SHARED : 0) | (anon ? WM_R_ANON : 0))};
+    wm_lock_exclusive();
+    if (fixed)
+        err = place_fixed(&q, (flags & MAP_FIXED_NOREPLACE) != 0);
+    else
+        err = place_anywhere(&q, a - a % page, rlen);
+    wm_unlock_exclusive();
+    wm_backing_release(b); /* the regions hold their own references */
+    if (err)
+        return err;
+    if ((flags & MAP_POPULATE) && wm_sys.PrefetchVirtualMemory) {
+        struct { void *va; SIZE_T n; } e = {(void *)q.lo, q.file_end - q.lo};
+        if (e.n)
+            wm_sys.PrefetchVirtualMemory(GetCurrentProcess(), 1, &e, 0); /* a hint only */
+    }
+    if (flags & MAP_LOCKED)
+        mlock((void *)q.lo, rlen); /* best effort, as on Linux */
+    *out = (void *)q.lo;
+    return 0;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
+{
+    void *out;
+    wm_init();
+    int err = do_mmap(addr, len, prot, flags, fd, off, &out);
+    if (err) {
+        errno = err;
+        return MAP_FAILED;
+    }
+    return out;
+}
+
+#undef mmap
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap64(addr, len, prot, flags, fd, off);
+}
+
+int munmap(void *addr, size_t len)
+{
+    wm_init();
+    size_t page = wm_engine.page;
+    uintptr_t lo = (uintptr_t)addr;
+    int err = 0;
+    if (lo % page || len == 0 || len > SIZE_MAX - page || lo + round_up(len, page) < lo)
+        err = EINVAL;
+    if (!err) {
+        uintptr_t hi = lo + round_up(len, page);
+        wm_lock_exclusive();
+        err = wm_isolate_range(lo, hi);
+        if (!err)
+            wm_remove_range(lo, hi);
+        wm_unlock_exclusive();
+    }
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}

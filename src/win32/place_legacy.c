@@ -1,0 +1,116 @@
+/* Legacy placement with plain MapViewOfFileEx (every Windows, Wine 8): views,
+ * offsets and reservations on 64 KiB allocation-granularity boundaries, so the
+ * library reports a 64 KiB page size.  Windows cannot split a view or a
+ * reservation, so turning one range into another means releasing it and
+ * taking it again at the same address: another thread allocating at that
+ * moment can take the range, and the call then fails with ENOMEM.  That window
+ * is the one race left in this strategy. */
+#include "internal.h"
+
+static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
+{
+    void *p = wm_sys.VirtualAlloc((void *)hint, len, MEM_RESERVE, PAGE_NOACCESS);
+    if (p && fixed && (uintptr_t)p != hint) {
+        VirtualFree(p, 0, MEM_RELEASE);
+        p = NULL;
+        SetLastError(ERROR_INVALID_ADDRESS);
+    }
+    if (!p && hint && !fixed)
+        p = wm_sys.VirtualAlloc(NULL, len, MEM_RESERVE, PAGE_NOACCESS);
+    if (!p)
+        return wm_last_errno();
+    *out = (uintptr_t)p;
+    return 0;
+}
+
+static void free_reserved(uintptr_t addr, size_t len)
+{
+    (void)len;
+    VirtualFree((void *)addr, 0, MEM_RELEASE);
+}
+
+/* Take [addr, addr+len) back after releasing it; on failure the range is lost
+ * to whoever took it, which the caller reports as ENOMEM. */
+static int retake(uintptr_t addr, size_t len)
+{
+    uintptr_t got;
+    return reserve(addr, len, true, &got);
+}
+
+static int split(uintptr_t addr, size_t len, size_t at)
+{
+    free_reserved(addr, len);
+    int err = retake(addr, at);
+    if (!err) {
+        err = retake(addr + at, len - at);
+        if (err)
+            free_reserved(addr, at);
+    }
+    if (err)
+        retake(addr, len); /* put back what was there */
+    return err;
+}
+
+static int join(uintptr_t addr, size_t len)
+{
+    /* Free every reservation inside the range, then take it as one. */
+    uintptr_t p = addr;
+    while (p < addr + len) {
+        MEMORY_BASIC_INFORMATION mi;
+        if (!VirtualQuery((void *)p, &mi, sizeof mi))
+            break;
+        p = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+        VirtualFree(mi.AllocationBase, 0, MEM_RELEASE);
+    }
+    return retake(addr, len);
+}
+
+static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
+{
+    free_reserved(addr, len);
+    void *p = wm_sys.MapViewOfFileEx(m->section, m->access, (DWORD)(m->offset >> 32),
+                                     (DWORD)m->offset, len, (void *)addr);
+    if (p == (void *)addr)
+        return 0;
+    int err = p ? ENOMEM : wm_last_errno();
+    if (p)
+        UnmapViewOfFile(p);
+    retake(addr, len);
+    return err;
+}
+
+static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
+{
+    DWORD hi = (DWORD)(m->offset >> 32), lo = (DWORD)m->offset;
+    void *p = hint ? wm_sys.MapViewOfFileEx(m->section, m->access, hi, lo, len, (void *)hint) : NULL;
+    if (!p)
+        p = wm_sys.MapViewOfFileEx(m->section, m->access, hi, lo, len, NULL);
+    if (!p)
+        return wm_last_errno();
+    *out = (uintptr_t)p;
+    return 0;
+}
+
+static int unmap(uintptr_t addr, size_t len)
+{
+    wm_sys.UnmapViewOfFile((void *)addr);
+    return retake(addr, len);
+}
+
+static void free_view(uintptr_t addr)
+{
+    wm_sys.UnmapViewOfFile((void *)addr);
+}
+
+const struct wm_place wm_place_legacy = {
+    .name = "legacy",
+    .page = 65536,
+    .map_new = map_new,
+    .reserve = reserve,
+    .split = split,
+    .join = join,
+    .map = map,
+    .unmap = unmap,
+    .free_view = free_view,
+    .free_reserved = free_reserved,
+};

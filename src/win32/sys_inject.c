@@ -1,0 +1,133 @@
+/* Failure injection for tests (see sys.h): wrappers that count the engine's
+ * fallible Win32 calls and make the chosen one fail.  Not thread-aware on
+ * purpose: injection tests drive one thread. */
+#include "sys.h"
+
+static struct wm_sys real;
+static long countdown, calls;
+
+static int hit(void)
+{
+    calls++;
+    if (countdown > 0 && --countdown == 0) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return 1;
+    }
+    return 0;
+}
+
+static HANDLE WINAPI i_CreateFileMappingW(HANDLE f, LPSECURITY_ATTRIBUTES sa, DWORD p, DWORD hi,
+                                          DWORD lo, LPCWSTR n)
+{
+    return hit() ? NULL : real.CreateFileMappingW(f, sa, p, hi, lo, n);
+}
+
+static LPVOID WINAPI i_MapViewOfFileEx(HANDLE s, DWORD a, DWORD hi, DWORD lo, SIZE_T n, LPVOID b)
+{
+    return hit() ? NULL : real.MapViewOfFileEx(s, a, hi, lo, n, b);
+}
+
+static BOOL WINAPI i_DuplicateHandle(HANDLE sp, HANDLE h, HANDLE tp, LPHANDLE out, DWORD a,
+                                     BOOL inh, DWORD o)
+{
+    return hit() ? FALSE : real.DuplicateHandle(sp, h, tp, out, a, inh, o);
+}
+
+static LPVOID WINAPI i_VirtualAlloc(LPVOID a, SIZE_T n, DWORD t, DWORD p)
+{
+    return hit() ? NULL : real.VirtualAlloc(a, n, t, p);
+}
+
+static BOOL WINAPI i_VirtualFree(LPVOID a, SIZE_T n, DWORD t)
+{
+    /* Splitting or joining placeholders can fail; releasing cannot. */
+    if ((t & (MEM_PRESERVE_PLACEHOLDER | MEM_COALESCE_PLACEHOLDERS)) && hit())
+        return FALSE;
+    return real.VirtualFree(a, n, t);
+}
+
+static BOOL WINAPI i_VirtualProtect(LPVOID a, SIZE_T n, DWORD p, PDWORD old)
+{
+    return hit() ? FALSE : real.VirtualProtect(a, n, p, old);
+}
+
+static SIZE_T WINAPI i_VirtualQuery(LPCVOID a, PMEMORY_BASIC_INFORMATION m, SIZE_T n)
+{
+    if (hit()) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return 0;
+    }
+    return real.VirtualQuery(a, m, n);
+}
+
+static BOOL WINAPI i_FlushViewOfFile(LPCVOID a, SIZE_T n)
+{
+    return hit() ? FALSE : real.FlushViewOfFile(a, n);
+}
+
+static BOOL WINAPI i_FlushFileBuffers(HANDLE f)
+{
+    return hit() ? FALSE : real.FlushFileBuffers(f);
+}
+
+static BOOL WINAPI i_GetFileSizeEx(HANDLE f, PLARGE_INTEGER s)
+{
+    return hit() ? FALSE : real.GetFileSizeEx(f, s);
+}
+
+static BOOL WINAPI i_VirtualLock(LPVOID a, SIZE_T n)
+{
+    return hit() ? FALSE : real.VirtualLock(a, n);
+}
+
+static PVOID WINAPI i_VirtualAlloc2(HANDLE p, PVOID a, SIZE_T n, ULONG t, ULONG pr, void *x, ULONG c)
+{
+    return hit() ? NULL : real.VirtualAlloc2(p, a, n, t, pr, x, c);
+}
+
+static PVOID WINAPI i_MapViewOfFile3(HANDLE s, HANDLE p, PVOID a, ULONG64 o, SIZE_T n, ULONG t,
+                                     ULONG pr, void *x, ULONG c)
+{
+    return hit() ? NULL : real.MapViewOfFile3(s, p, a, o, n, t, pr, x, c);
+}
+
+static BOOL WINAPI i_UnmapViewOfFile2(HANDLE p, PVOID a, ULONG f)
+{
+    if ((f & MEM_PRESERVE_PLACEHOLDER) && hit())
+        return FALSE;
+    return real.UnmapViewOfFile2(p, a, f);
+}
+
+void wm_sys_inject_fail_at(long n)
+{
+    if (!real.CreateFileMappingW)
+        real = wm_sys;
+    countdown = n;
+    calls = 0;
+    if (n <= 0) {
+        wm_sys = real;
+        return;
+    }
+    wm_sys.CreateFileMappingW = i_CreateFileMappingW;
+    wm_sys.MapViewOfFileEx = i_MapViewOfFileEx;
+    wm_sys.DuplicateHandle = i_DuplicateHandle;
+    wm_sys.VirtualAlloc = i_VirtualAlloc;
+    wm_sys.VirtualFree = i_VirtualFree;
+    wm_sys.VirtualProtect = i_VirtualProtect;
+    wm_sys.VirtualQuery = i_VirtualQuery;
+    wm_sys.FlushViewOfFile = i_FlushViewOfFile;
+    wm_sys.FlushFileBuffers = i_FlushFileBuffers;
+    wm_sys.GetFileSizeEx = i_GetFileSizeEx;
+    wm_sys.VirtualLock = i_VirtualLock;
+    if (real.VirtualAlloc2)
+        wm_sys.VirtualAlloc2 = i_VirtualAlloc2;
+    if (real.MapViewOfFile3)
+        wm_sys.MapViewOfFile3 = i_MapViewOfFile3;
+    if (real.UnmapViewOfFile2)
+        wm_sys.UnmapViewOfFile2 = i_UnmapViewOfFile2;
+}
+
+long wm_sys_inject_calls(void)
+{
+    return calls;
+}

@@ -1,0 +1,270 @@
+/* Regions inside Windows views.  A view (or, past end of file, a reserved
+ * range) is recorded in each of its regions as [vstart, vend).  Windows can
+ * only unmap a view whole, so splitting one means unmapping it and mapping its
+ * parts again from the same section: the data survives because it lives in
+ * the section, except for the private pages of a copy-on-write view, which are
+ * first copied into an anonymous section (wm_materialize_view). */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wm_region *wm_region_new(void)
+{
+    return calloc(1, sizeof(struct wm_region));
+}
+
+void wm_region_free(struct wm_region *r)
+{
+    free(r);
+}
+
+static bool is_reserved(const struct wm_region *r)
+{
+    return (r->flags & WM_R_PAST_EOF) != 0;
+}
+
+/* Bytes of the section the view starting with region r maps.  Less than the
+ * view's extent for the last view of a file whose size is not a multiple of
+ * the page size: Windows maps up to the section's end only. */
+static uint64_t view_offset(const struct wm_region *r)
+{
+    return r->offset - (r->start - r->vstart);
+}
+
+static size_t view_map_len(const struct wm_region *r)
+{
+    uint64_t off = view_offset(r), len = r->vend - r->vstart;
+    if (r->backing->size - off < len)
+        len = r->backing->size - off;
+    return (size_t)len;
+}
+
+static struct wm_maparg view_arg(const struct wm_region *r)
+{
+    struct wm_maparg m = {r->backing->section, view_offset(r), wm_backing_access(r->backing)};
+    return m;
+}
+
+static void set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve)
+{
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        r->vstart = vs;
+        r->vend = ve;
+    }
+}
+
+DWORD wm_win_prot(const struct wm_backing *b, int prot)
+{
+    DWORD p;
+    if (prot & PROT_WRITE)
+        p = b->cow ? PAGE_WRITECOPY : PAGE_READWRITE;
+    else if (prot & (PROT_READ | PROT_EXEC))
+        p = PAGE_READONLY;
+    else
+        return PAGE_NOACCESS;
+    /* x86 cannot execute without reading; PAGE_EXECUTE_X is PAGE_X << 4. */
+    return (prot & PROT_EXEC) ? p << 4 : p;
+}
+
+int wm_apply_prot(struct wm_region *r)
+{
+    if (is_reserved(r))
+        return 0;
+    struct wm_backing *b = r->backing;
+    /* Legacy: the last view of a file may end inside the 64 KiB page; only the
+     * 4 KiB pages Windows mapped can be given a protection. */
+    uintptr_t mapped_end = r->vstart + (view_map_len(r) + 4095) / 4096 * 4096;
+    uintptr_t end = r->end < mapped_end ? r->end : mapped_end;
+    if (end <= r->start)
+        return 0;
+    void *a = (void *)r->start;
+    size_t len = end - r->start;
+    DWORD wp = wm_win_prot(b, r->prot), old;
+    if (b->reserve_only && r->prot != PROT_NONE) {
+        /* A SEC_RESERVE view has no usable pages until they are committed. */
+        if (!wm_sys.VirtualAlloc(a, len, MEM_COMMIT, wp))
+            return wm_last_errno();
+        r->flags |= WM_R_COMMITTED;
+    } else if (!b->reserve_only || (r->flags & WM_R_COMMITTED)) {
+        if (!wm_sys.VirtualProtect(a, len, wp, &old))
+            return wm_last_errno();
+    }
+    if (b->cow && (r->prot & PROT_WRITE))
+        r->flags |= WM_R_COW_WRITTEN;
+    if ((r->flags & WM_R_LOCKED) && r->prot != PROT_NONE)
+        wm_sys.VirtualLock(a, len); /* best effort: the lock was granted before */
+    return 0;
+}
+
+int wm_apply_view_prots(uintptr_t vstart)
+{
+    int err = 0;
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, vstart); r && r->vstart == vstart;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        int e = wm_apply_prot(r);
+        if (!err)
+            err = e;
+    }
+    return err;
+}
+
+int wm_split_region_at(uintptr_t addr)
+{
+    struct wm_region *r = wm_region_find(&wm_engine.regions, addr);
+    if (!r || r->start == addr)
+        return 0;
+    return wm_region_split_at(&wm_engine.regions, r, addr) ? 0 : ENOMEM;
+}
+
+bool wm_view_has_private_pages(uintptr_t vstart)
+{
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, vstart); r && r->vstart == vstart;
+         r = wm_region_next(&wm_engine.regions, r))
+        if (r->flags & WM_R_COW_WRITTEN)
+            return true;
+    return false;
+}
+
+/* Map the whole view of r back after a failed split, from its reserved range. */
+static void restore_view(const struct wm_region *r)
+{
+    struct wm_maparg m = view_arg(r);
+    uintptr_t vs = r->vstart;
+    /* A second try covers a transient failure; nothing else can be done. */
+    if (wm_engine.place->map(vs, view_map_len(r), &m))
+        wm_engine.place->map(vs, view_map_len(r), &m);
+    wm_apply_view_prots(vs);
+}
+
+int wm_split_view_at(uintptr_t addr)
+{
+    const struct wm_place *pl = wm_engine.place;
+    struct wm_region *r = wm_region_find(&wm_engine.regions, addr);
+    if (!r || r->vstart == addr)
+        return 0;
+    int err = wm_split_region_at(addr);
+    if (err)
+        return err;
+    uintptr_t vs = r->vstart, ve = r->vend;
+    if (is_reserved(r)) {
+        err = pl->split(vs, ve - vs, addr - vs);
+    } else {
+        if (wm_view_has_private_pages(vs) && (err = wm_materialize_view(vs)))
+            return err;
+        r = wm_region_find(&wm_engine.regions, vs);
+        struct wm_maparg mlo = view_arg(r), mhi = mlo;
+        mhi.offset += addr - vs;
+        size_t whole = view_map_len(r), lolen = addr - vs;
+        if (whole <= lolen)
+            return EINVAL; /* cannot happen: addr lies within the mapped part */
+        if ((err = pl->unmap(vs, ve - vs))) {
+            restore_view(r);
+            return err;
+        }
+        if ((err = pl->split(vs, ve - vs, lolen))) {
+            restore_view(r);
+            return err;
+        }
+        if ((err = pl->map(vs, lolen, &mlo))) {
+            pl->join(vs, ve - vs);
+            restore_view(r);
+            return err;
+        }
+        if ((err = pl->map(addr, whole - lolen, &mhi))) {
+            pl->unmap(vs, lolen);
+            pl->join(vs, ve - vs);
+            restore_view(r);
+            return err;
+        }
+    }
+    if (err)
+        return err;
+    set_view(vs, addr, vs, addr);
+    set_view(addr, ve, addr, ve);
+    if (!is_reserved(r)) {
+        /* Fresh views come with the section's full access: put each region's
+         * protection back. */
+        int e1 = wm_apply_view_prots(vs), e2 = wm_apply_view_prots(addr);
+        err = e1 ? e1 : e2;
+    }
+    return err;
+}
+
+int wm_materialize_view(uintptr_t vs)
+{
+    const struct wm_place *pl = wm_engine.place;
+    struct wm_region *first = wm_region_find(&wm_engine.regions, vs);
+    uintptr_t ve = first->vend;
+    size_t len = ve - vs, maplen = view_map_len(first), page = 4096;
+    size_t copylen = (maplen + page - 1) / page * page; /* Windows maps whole 4 KiB pages */
+    struct wm_backing *nb;
+    int err = wm_backing_anon(len, false, &nb);
+    if (err)
+        return err;
+    nb->exec = first->backing->exec;
+    char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
+    if (!tmp) {
+        err = wm_last_errno();
+        wm_backing_release(nb);
+        return err;
+    }
+    /* Make unreadable regions readable for the copy; their protection is put
+     * back below whether or not the swap succeeds. */
+    DWORD old;
+    if (!wm_sys.VirtualProtect((void *)vs, copylen, PAGE_READONLY, &old))
+        err = wm_last_errno();
+    else
+        memcpy(tmp, (void *)vs, copylen);
+    wm_sys.UnmapViewOfFile(tmp);
+    if (!err)
+        err = pl->unmap(vs, len);
+    if (err) {
+        wm_apply_view_prots(vs);
+        wm_backing_release(nb);
+        return err;
+    }
+    struct wm_maparg m = {nb->section, 0, wm_backing_access(nb)};
+    if ((err = pl->map(vs, len, &m)) && (err = pl->map(vs, len, &m))) {
+        /* The private pages are gone with the old view; keep the address
+         * range mapped from the file at least. */
+        restore_view(first);
+        wm_backing_release(nb);
+        return err;
+    }
+    for (struct wm_region *r = first; r && r->vstart == vs; r = wm_region_next(&wm_engine.regions, r)) {
+        wm_backing_release(r->backing);
+        wm_backing_hold(nb);
+        r->backing = nb;
+        r->offset = r->start - vs;
+        r->flags &= (uint16_t)~WM_R_COW_WRITTEN;
+    }
+    wm_backing_release(nb); /* the regions hold it now */
+    return wm_apply_view_prots(vs);
+}
+
+int wm_isolate_range(uintptr_t lo, uintptr_t hi)
+{
+    int err = wm_split_view_at(lo);
+    return err ? err : wm_split_view_at(hi);
+}
+
+void wm_remove_range(uintptr_t lo, uintptr_t hi)
+{
+    struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo);
+    while (r && r->start < hi) {
+        struct wm_region *next = wm_region_next(&wm_engine.regions, r);
+        wm_region_remove(&wm_engine.regions, r);
+        if (r->end == r->vend) {
+            if (is_reserved(r))
+                wm_engine.place->free_reserved(r->vstart, r->vend - r->vstart);
+            else
+                wm_engine.place->free_view(r->vstart);
+        }
+        wm_backing_release(r->backing);
+        wm_region_free(r);
+        r = next;
+    }
+}
