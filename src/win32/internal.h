@@ -122,4 +122,9 @@ int wm_range_fully_mapped(uintptr_t lo, uintptr_t hi);
 /* Merge the regions in and around [lo, hi) that have become equal. */
 void wm_merge_range(uintptr_t lo, uintptr_t hi);
 
+/* ---- audit.c ---- */
+/* NULL when the region table is sound and agrees with VirtualQuery, else a
+ * description of the first disagreement (static storage). */
+const char *wm_audit(void);
+
 #endif

@@ -10,7 +10,7 @@
 
 #define KNOWN_FLAGS                                                                                \
     (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_FIXED_NOREPLACE |  \
-     MAP_DENYWRITE | MAP_EXECUTABLE | MAP_STACK | MAP_LOCKED)
+     MAP_DENYWRITE | MAP_EXECUTABLE | MAP_STACK)
 
 struct piece {
     uintptr_t start, end;
@@ -339,7 +339,11 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
 {
     size_t page = wm_engine.page;
     int type = flags & MAP_TYPE;
+    bool anon = (flags & MAP_ANONYMOUS) != 0;
     if (type == MAP_SHARED_VALIDATE) {
+        /* Linux validates flags only for files; anonymous memory rejects the type. */
+        if (anon)
+            return EINVAL;
         if (flags & ~KNOWN_FLAGS)
             return EOPNOTSUPP;
         type = MAP_SHARED;
@@ -361,7 +365,6 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         return a % page ? EINVAL : EPERM;
     if (a + rlen < a)
         return ENOMEM;
-    bool anon = (flags & MAP_ANONYMOUS) != 0;
     HANDLE h = NULL;
     if (!anon) {
         if ((uint64_t)off > (uint64_t)INT64_MAX - rlen)
@@ -399,8 +402,6 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         if (e.n)
             wm_sys.PrefetchVirtualMemory(GetCurrentProcess(), 1, &e, 0); /* a hint only */
     }
-    if (flags & MAP_LOCKED)
-        mlock((void *)q.lo, rlen); /* best effort, as on Linux */
     *out = (void *)q.lo;
     return 0;
 }

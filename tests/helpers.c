@@ -1,0 +1,168 @@
+/* Helpers shared by the conformance tests (see wmtest.h). */
+#define _GNU_SOURCE
+#include "wmtest.h"
+
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <winmmap.h>
+
+#ifndef O_ACCMODE
+#define O_ACCMODE (O_RDONLY | O_WRONLY | O_RDWR)
+#endif
+
+#ifdef _WIN32
+#include "win32/internal.h"
+#include <io.h>
+#include <windows.h>
+#else
+#include <dirent.h>
+#endif
+
+void wmt_fail(int line, const char *file, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    CU_assertImplementation(CU_FALSE, (unsigned)line, buf, file, "", CU_FALSE);
+}
+
+const char *wmt_windows_only(void)
+{
+    return WMT_WINDOWS ? NULL : "checks the Windows engine's own bookkeeping";
+}
+
+const char *wmt_native_only(void)
+{
+    return WMT_WINDOWS ? "checks a rule that only the native kernel keeps" : NULL;
+}
+
+const char *wmt_exact_only(void)
+{
+    return wmt_page() == 4096 ? NULL : "needs 4 KiB pages (legacy strategy uses 64 KiB)";
+}
+
+size_t wmt_page(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+unsigned char wmt_pattern(size_t i, unsigned char seed)
+{
+    return (unsigned char)(seed + i * 7 + (i >> 12));
+}
+
+int wmt_has_pattern(const void *p, size_t len, size_t first, unsigned char seed)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < len; i++)
+        if (c[i] != wmt_pattern(first + i, seed))
+            return 0;
+    return 1;
+}
+
+#define MAX_FILES 64
+static char files[MAX_FILES][260];
+static int nfiles;
+
+int wmt_temp_file(size_t len, unsigned char seed, int oflags, char *path, size_t pathlen)
+{
+    char name[260];
+    static unsigned counter;
+#ifdef _WIN32
+    char dir[MAX_PATH];
+    GetTempPathA(sizeof dir, dir);
+    snprintf(name, sizeof name, "%swmt-%lu-%u.tmp", dir, GetCurrentProcessId(), counter++);
+    oflags |= O_BINARY;
+#else
+    snprintf(name, sizeof name, "/tmp/wmt-%d-%u.tmp", (int)getpid(), counter++);
+#endif
+    int fd = open(name, O_RDWR | O_CREAT | O_TRUNC | (oflags & ~O_ACCMODE & ~O_RDWR), 0600);
+    if (fd < 0)
+        return -1;
+    unsigned char buf[4096];
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < sizeof buf ? len - done : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = wmt_pattern(done + i, seed);
+        if (write(fd, buf, (unsigned)n) != (long)n) {
+            close(fd);
+            return -1;
+        }
+        done += n;
+    }
+    close(fd);
+    if (nfiles < MAX_FILES)
+        snprintf(files[nfiles++], sizeof files[0], "%s", name);
+    if (path)
+        snprintf(path, pathlen, "%s", name);
+    return open(name, oflags);
+}
+
+void wmt_cleanup_files(void)
+{
+    for (int i = 0; i < nfiles; i++)
+        unlink(files[i]);
+    nfiles = 0;
+}
+
+#ifdef _WIN32
+#define seek _lseeki64
+#else
+#define seek lseek
+#endif
+
+long wmt_pread(int fd, void *buf, size_t n, long long off)
+{
+    if (seek(fd, off, SEEK_SET) != off)
+        return -1;
+    return (long)read(fd, buf, (unsigned)n);
+}
+
+long wmt_pwrite(int fd, const void *buf, size_t n, long long off)
+{
+    if (seek(fd, off, SEEK_SET) != off)
+        return -1;
+    return (long)write(fd, buf, (unsigned)n);
+}
+
+long long wmt_file_size(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    return (long long)st.st_size;
+}
+
+const char *wmt_audit(void)
+{
+#ifdef _WIN32
+    return wm_audit();
+#else
+    return NULL;
+#endif
+}
+
+long wmt_handle_count(void)
+{
+#ifdef _WIN32
+    DWORD n = 0;
+    GetProcessHandleCount(GetCurrentProcess(), &n);
+    return (long)n;
+#else
+    long n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+#endif
+}

@@ -1,0 +1,83 @@
+/* The conformance suite's runner: registers every test of test-list.h with
+ * CUnit (one suite per function), marks tests that cannot hold on this
+ * platform inactive with a printed reason, runs them, and prints CUnit's
+ * summary plus one closing line "N passed, N failed, N skipped". */
+#include "wmtest.h"
+
+#include <CUnit/Basic.h>
+#include <stdlib.h>
+#include <winmmap.h>
+
+#define WMT(suite, name, skip, rule) void test_##suite##__##name(void);
+#include "test-list.h"
+#undef WMT
+
+struct entry {
+    const char *suite, *id, *rule;
+    CU_TestFunc fn;
+    wmt_skip_fn skip;
+};
+
+static const struct entry tests[] = {
+#define WMT(suite, name, skip, rule) {#suite, #suite "/" #name, rule, test_##suite##__##name, skip},
+#include "test-list.h"
+#undef WMT
+};
+
+void wmt_cleanup_files(void);
+int wmt_child_main(int argc, char **argv);
+
+static int init_suite(void)
+{
+    return 0;
+}
+
+static int clean_suite(void)
+{
+    wmt_cleanup_files();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--child") == 0)
+        return wmt_child_main(argc, argv);
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    printf("winmmap %s, strategy %s, page size %zu\n", winmmap_version(), winmmap_strategy(),
+           wmt_page());
+    unsigned skipped = 0;
+    CU_pSuite suite = NULL;
+    const char *suite_name = NULL;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        const struct entry *t = &tests[i];
+        if (filter && !strstr(t->id, filter))
+            continue;
+        if (!suite_name || strcmp(suite_name, t->suite) != 0) {
+            suite_name = t->suite;
+            suite = CU_get_suite(t->suite);
+            if (!suite)
+                suite = CU_add_suite(t->suite, init_suite, clean_suite);
+        }
+        CU_pTest test = CU_add_test(suite, t->rule, t->fn);
+        if (!test)
+            return 2;
+        const char *why = t->skip ? t->skip() : NULL;
+        if (why) {
+            printf("SKIP %s: %s\n", t->id, why);
+            CU_set_test_active(test, CU_FALSE);
+            skipped++;
+        }
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_set_fail_on_inactive(CU_FALSE);
+    CU_basic_run_tests();
+    unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();
+    unsigned suites_failed = CU_get_number_of_suites_failed();
+    printf("\n%s: %u passed, %u failed, %u skipped\n", winmmap_strategy(), run - failed, failed,
+           skipped);
+    CU_cleanup_registry();
+    return failed || suites_failed ? 1 : 0;
+}

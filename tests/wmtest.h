@@ -1,0 +1,101 @@
+/* The conformance suite's helpers.  Test sources build unchanged against a
+ * system libc (native run) and against winmmap (Windows runs).  Each test is
+ * listed once in test-list.h with the rule it checks as its name. */
+#ifndef WMTEST_H
+#define WMTEST_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef _WIN32
+#define WMT_WINDOWS 1
+#else
+#define WMT_WINDOWS 0
+#endif
+
+/* Assertions that show both values, so a failure explains itself under Wine. */
+void wmt_fail(int line, const char *file, const char *fmt, ...);
+#define WMT_EQ(a, b)                                                                               \
+    do {                                                                                           \
+        long long wmt_a = (long long)(a), wmt_b = (long long)(b);                                  \
+        if (wmt_a != wmt_b)                                                                        \
+            wmt_fail(__LINE__, __FILE__, "%s == %s: %lld != %lld", #a, #b, wmt_a, wmt_b);          \
+        else                                                                                       \
+            CU_PASS(#a " == " #b);                                                                 \
+    } while (0)
+#define WMT_PTR_EQ(a, b)                                                                           \
+    do {                                                                                           \
+        const void *wmt_a = (a), *wmt_b = (b);                                                     \
+        if (wmt_a != wmt_b)                                                                        \
+            wmt_fail(__LINE__, __FILE__, "%s == %s: %p != %p", #a, #b, wmt_a, wmt_b);              \
+        else                                                                                       \
+            CU_PASS(#a " == " #b);                                                                 \
+    } while (0)
+#define WMT_TRUE(c)                                                                                \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            wmt_fail(__LINE__, __FILE__, "%s", #c);                                                \
+        else                                                                                       \
+            CU_PASS(#c);                                                                           \
+    } while (0)
+/* A call that must fail with errno e; prints the errno it got otherwise. */
+#define WMT_ERRNO(call, failval, e)                                                                \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        int wmt_ok = (call) == (failval);                                                          \
+        int wmt_e = errno;                                                                         \
+        if (!wmt_ok || wmt_e != (e))                                                               \
+            wmt_fail(__LINE__, __FILE__, "%s: expected failure with %s (%d), got %s errno %d",     \
+                     #call, #e, (e), wmt_ok ? "failure" : "success", wmt_e);                       \
+        else                                                                                       \
+            CU_PASS(#call);                                                                        \
+    } while (0)
+/* Stop the test when a precondition fails (e.g. a setup mmap). */
+#define WMT_REQUIRE(c)                                                                             \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            wmt_fail(__LINE__, __FILE__, "required: %s", #c);                                      \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Skip predicates for test-list.h: return NULL to run, or the reason. */
+typedef const char *(*wmt_skip_fn)(void);
+const char *wmt_windows_only(void);  /* checks the Windows engine's own guarantees */
+const char *wmt_native_only(void);
+const char *wmt_exact_only(void);    /* needs 4 KiB placement */
+
+/* Page size in use. */
+size_t wmt_page(void);
+/* A new temporary file holding len bytes of pattern (byte i = seed + i),
+ * opened with oflags (O_RDWR, O_RDONLY, ...); its path goes to path (may be
+ * NULL) and is removed by wmt_cleanup_files() after each test. */
+int wmt_temp_file(size_t len, unsigned char seed, int oflags, char *path, size_t pathlen);
+unsigned char wmt_pattern(size_t i, unsigned char seed);
+/* True if [p, p+len) holds the pattern starting at index first. */
+int wmt_has_pattern(const void *p, size_t len, size_t first, unsigned char seed);
+/* Size of the file at fd (fstat). */
+long long wmt_file_size(int fd);
+/* Windows: the region table's invariants and its agreement with VirtualQuery.
+ * Returns NULL when sound, else what is wrong.  Native: NULL (no table). */
+const char *wmt_audit(void);
+/* Windows: open handles of this process; native: open descriptors. */
+long wmt_handle_count(void);
+
+/* Run this test program again as a child: "--child NAME ARG".  exited and
+ * code: it returned or exited (on Windows, code is the raw exit code, an
+ * NTSTATUS for a crash); signal: the signal that killed it (POSIX). */
+struct wmt_child_status {
+    int exited;
+    unsigned long code;
+    int signal;
+};
+int wmt_spawn_child(const char *name, const char *arg, struct wmt_child_status *st);
+
+/* pread/pwrite (mingw-w64 has neither): seek and read or write. */
+long wmt_pread(int fd, void *buf, size_t n, long long off);
+long wmt_pwrite(int fd, const void *buf, size_t n, long long off);
+
+#endif
