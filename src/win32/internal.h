@@ -127,4 +127,12 @@ void wm_merge_range(uintptr_t lo, uintptr_t hi);
  * description of the first disagreement (static storage). */
 const char *wm_audit(void);
 
+/* ---- file_growth.c ---- */
+/* Called by the fault handler for an access at addr inside a range past end
+ * of file: if the file has grown since (write, ftruncate), map the newly
+ * covered pages into every mapping of the file and return true so the access
+ * is retried; false means the page is still past EOF (SIGBUS).  Takes the
+ * engine lock itself. */
+bool wm_resolve_past_eof(uintptr_t addr);
+
 #endif
