@@ -64,3 +64,19 @@ const char *wm_audit(void)
     wm_unlock_shared();
     return err;
 }
+
+void wm_dump(FILE *out)
+{
+    wm_init();
+    wm_lock_shared();
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        MEMORY_BASIC_INFORMATION mi = {0};
+        VirtualQuery((void *)r->start, &mi, sizeof mi);
+        fprintf(out, "%p-%p view %p-%p off %#llx prot %d flags %#x | base %p state %#lx type %#lx prot %#lx size %#zx\n",
+                (void *)r->start, (void *)r->end, (void *)r->vstart, (void *)r->vend,
+                (unsigned long long)r->offset, r->prot, r->flags, mi.AllocationBase, mi.State, mi.Type,
+                mi.Protect, (size_t)mi.RegionSize);
+    }
+    wm_unlock_shared();
+}

@@ -5,6 +5,7 @@
 #define WM_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -63,6 +64,9 @@ struct wm_place {
     int (*join)(uintptr_t addr, size_t len);
     /* Replace the reserved range [addr, addr+len) by a view. */
     int (*map)(uintptr_t addr, size_t len, const struct wm_maparg *m);
+    /* Make sure an unmapped range past EOF is reserved (legacy leaves the
+     * range of an unmapped view free). */
+    int (*ensure_reserved)(uintptr_t addr, size_t len);
     /* Turn the view at [addr, addr+len) back into a reserved range. */
     int (*unmap)(uintptr_t addr, size_t len);
     /* Free a view or a reserved range for good (cannot fail). */
@@ -126,6 +130,8 @@ void wm_merge_range(uintptr_t lo, uintptr_t hi);
 /* NULL when the region table is sound and agrees with VirtualQuery, else a
  * description of the first disagreement (static storage). */
 const char *wm_audit(void);
+/* Print the region table with what VirtualQuery says of each region. */
+void wm_dump(FILE *out);
 
 /* ---- file_growth.c ---- */
 /* Called by the fault handler for an access at addr inside a range past end

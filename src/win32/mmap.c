@@ -224,6 +224,15 @@ static int place_pieces(struct request *q, struct piece *pc, size_t n, bool take
         goto undo;
     if ((err = map_pieces(q, pc, n)))
         goto unsplit;
+    for (size_t i = 0; i < n && !err; i++)
+        if (pc[i].start >= q->file_end)
+            err = pl->ensure_reserved(pc[i].start, pc[i].end - pc[i].start);
+    if (err) {
+        for (size_t i = 0; i < n; i++)
+            if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start))
+                pc[i].mapped = false;
+        goto unsplit;
+    }
     for (size_t i = 0; i < n; i++)
         fill_region(nr[i], q, &pc[i]);
     for (size_t i = 0; i < n && !err; i++)
@@ -317,8 +326,12 @@ static int place_fixed(struct request *q, bool noreplace)
          * library did not map (heap, images, stacks) with ENOMEM. */
         err = gaps_are_free(q->lo, q->hi, ENOMEM);
     }
-    if (err || (err = wm_isolate_range(q->lo, q->hi)))
+    if (err)
         return err;
+    if ((err = wm_isolate_range(q->lo, q->hi))) {
+        wm_merge_range(q->lo, q->hi);
+        return err;
+    }
     /* Private pages of copy-on-write views cannot be put back once their view
      * is unmapped; copy them first so a failure below can restore them. */
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, q->lo); r && r->start < q->hi;
@@ -438,6 +451,8 @@ int munmap(void *addr, size_t len)
         err = wm_isolate_range(lo, hi);
         if (!err)
             wm_remove_range(lo, hi);
+        else
+            wm_merge_range(lo, hi); /* undo the region splits of a failed isolation */
         wm_unlock_exclusive();
     }
     if (err) {

@@ -69,6 +69,12 @@ static int join(uintptr_t addr, size_t len)
     return 0;
 }
 
+static int ensure_reserved(uintptr_t addr, size_t len)
+{
+    (void)addr, (void)len;
+    return 0; /* an unmapped view is always a placeholder here */
+}
+
 static int unmap(uintptr_t addr, size_t len)
 {
     (void)len;
@@ -90,6 +96,7 @@ const struct wm_place wm_place_exact = {
     .reserve = reserve,
     .split = split,
     .join = join,
+    .ensure_reserved = ensure_reserved,
     .map = map,
     .unmap = unmap,
     .free_view = free_view,

@@ -4,7 +4,8 @@
  * reservation, so turning one range into another means releasing it and
  * taking it again at the same address: another thread allocating at that
  * moment can take the range, and the call then fails with ENOMEM.  That window
- * is the one race left in this strategy. */
+ * is the one race left in this strategy.  A view being replaced leaves its
+ * range free, not reserved, until the next step takes it. */
 #include "internal.h"
 
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
@@ -37,8 +38,16 @@ static int retake(uintptr_t addr, size_t len)
     return reserve(addr, len, true, &got);
 }
 
+static bool is_free(uintptr_t addr)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    return VirtualQuery((void *)addr, &mi, sizeof mi) && mi.State == MEM_FREE;
+}
+
 static int split(uintptr_t addr, size_t len, size_t at)
 {
+    if (is_free(addr))
+        return 0; /* an unmapped view's range: nothing to split */
     free_reserved(addr, len);
     int err = retake(addr, at);
     if (!err) {
@@ -54,15 +63,23 @@ static int split(uintptr_t addr, size_t len, size_t at)
 static int join(uintptr_t addr, size_t len)
 {
     /* Free every reservation inside the range, then take it as one. */
-    uintptr_t p = addr;
-    while (p < addr + len) {
+    bool any = false;
+    for (uintptr_t p = addr; p < addr + len;) {
         MEMORY_BASIC_INFORMATION mi;
         if (!VirtualQuery((void *)p, &mi, sizeof mi))
             break;
         p = (uintptr_t)mi.BaseAddress + mi.RegionSize;
-        VirtualFree(mi.AllocationBase, 0, MEM_RELEASE);
+        if (mi.State == MEM_RESERVE) {
+            VirtualFree(mi.AllocationBase, 0, MEM_RELEASE);
+            any = true;
+        }
     }
-    return retake(addr, len);
+    return any ? retake(addr, len) : 0;
+}
+
+static int ensure_reserved(uintptr_t addr, size_t len)
+{
+    return is_free(addr) ? retake(addr, len) : 0;
 }
 
 static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
@@ -91,10 +108,14 @@ static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintpt
     return 0;
 }
 
+/* The range is left free rather than reserved: taking it back could fail
+ * and leave neither view nor reservation.  The next step (map, or
+ * ensure_reserved for a range past EOF) takes it again. */
 static int unmap(uintptr_t addr, size_t len)
 {
+    (void)len;
     wm_sys.UnmapViewOfFile((void *)addr);
-    return retake(addr, len);
+    return 0;
 }
 
 static void free_view(uintptr_t addr)
@@ -109,6 +130,7 @@ const struct wm_place wm_place_legacy = {
     .reserve = reserve,
     .split = split,
     .join = join,
+    .ensure_reserved = ensure_reserved,
     .map = map,
     .unmap = unmap,
     .free_view = free_view,

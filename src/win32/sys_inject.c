@@ -53,11 +53,7 @@ static BOOL WINAPI i_VirtualProtect(LPVOID a, SIZE_T n, DWORD p, PDWORD old)
 
 static SIZE_T WINAPI i_VirtualQuery(LPCVOID a, PMEMORY_BASIC_INFORMATION m, SIZE_T n)
 {
-    if (hit()) {
-        SetLastError(ERROR_INVALID_PARAMETER);
-        return 0;
-    }
-    return real.VirtualQuery(a, m, n);
+    return hit() ? 0 : real.VirtualQuery(a, m, n);
 }
 
 static BOOL WINAPI i_FlushViewOfFile(LPCVOID a, SIZE_T n)

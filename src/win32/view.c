@@ -104,7 +104,11 @@ int wm_apply_view_prots(uintptr_t vstart)
     int err = 0;
     for (struct wm_region *r = wm_region_find(&wm_engine.regions, vstart); r && r->vstart == vstart;
          r = wm_region_next(&wm_engine.regions, r)) {
+        /* This puts back protections a remap reset: a second try covers a
+         * transient failure. */
         int e = wm_apply_prot(r);
+        if (e)
+            e = wm_apply_prot(r);
         if (!err)
             err = e;
     }

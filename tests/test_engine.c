@@ -1,0 +1,341 @@
+/* The engine's own guarantees: a failed call changes nothing (failure
+ * injection at every Win32 call), nothing leaks, and the region table stays
+ * in agreement with Windows under concurrent use. */
+#define _GNU_SOURCE
+#include "wmtest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <winmmap.h>
+
+#ifdef _WIN32
+#include "win32/internal.h"
+#endif
+
+/* ---- failure injection (Windows: it drives the engine's Win32 call table) ---- */
+#ifdef _WIN32
+
+struct world {
+    size_t pg;
+    unsigned char *anon;   /* 4 pages, pattern seed 1 */
+    unsigned char *priv;   /* 4 pages of a private file mapping, written: pattern seed 2 */
+    unsigned char *shared; /* 4 pages of a shared file mapping, pattern seed 3 */
+    int fd_priv, fd_shared;
+};
+
+static void fill(unsigned char *p, size_t len, unsigned char seed)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = wmt_pattern(i, seed);
+}
+
+/* Three mappings: anon and priv adjacent, a one-page hole, then shared. */
+static int world_make(struct world *w)
+{
+    size_t pg = w->pg = wmt_page();
+    unsigned char *base = mmap(NULL, 13 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return -1;
+    munmap(base, 13 * pg);
+    w->anon = mmap(base, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    w->fd_priv = wmt_temp_file(4 * pg, 9, O_RDWR, NULL, 0);
+    w->fd_shared = wmt_temp_file(4 * pg, 3, O_RDWR, NULL, 0);
+    w->priv = mmap(base + 4 * pg, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, w->fd_priv, 0);
+    w->shared = mmap(base + 9 * pg, 4 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, w->fd_shared, 0);
+    if (w->anon == MAP_FAILED || w->priv == MAP_FAILED || w->shared == MAP_FAILED)
+        return -1;
+    fill(w->anon, 4 * pg, 1);
+    fill(w->priv, 4 * pg, 2);
+    mprotect(w->anon + pg, pg, PROT_READ);
+    return 0;
+}
+
+/* What a program can observe of [anon, anon + 13 pages): per page, whether
+ * the library maps it and with which protection, and Windows' state and
+ * protection.  (Which Windows view holds a page may differ after a failed
+ * call: splitting a view is invisible.) */
+struct snapshot {
+    int prot[13];
+    DWORD state[13], protect[13];
+};
+
+static void snap(const struct world *w, struct snapshot *s)
+{
+    for (int i = 0; i < 13; i++) {
+        uintptr_t a = (uintptr_t)w->anon + (size_t)i * w->pg;
+        struct wm_region *r = wm_region_find(&wm_engine.regions, a);
+        MEMORY_BASIC_INFORMATION mi = {0};
+        VirtualQuery((void *)a, &mi, sizeof mi);
+        s->prot[i] = r ? r->prot : -1;
+        s->state[i] = mi.State;
+        /* A copy-on-write view copied into an anonymous section (to split
+         * it) reads back read-write instead of write-copy: the same to a
+         * program. */
+        s->protect[i] = mi.Protect == PAGE_WRITECOPY            ? PAGE_READWRITE
+                        : mi.Protect == PAGE_EXECUTE_WRITECOPY ? PAGE_EXECUTE_READWRITE
+                                                               : mi.Protect;
+    }
+}
+
+static int snap_diff(const struct snapshot *a, const struct snapshot *b)
+{
+    for (int i = 0; i < 13; i++)
+        if (a->prot[i] != b->prot[i] || a->state[i] != b->state[i] || a->protect[i] != b->protect[i])
+            return i;
+    return -1;
+}
+
+static int world_intact(const struct world *w)
+{
+    size_t pg = w->pg;
+    return wmt_has_pattern(w->anon, 4 * pg, 0, 1) && wmt_has_pattern(w->priv, 4 * pg, 0, 2) &&
+           wmt_has_pattern(w->shared, 4 * pg, 0, 3);
+}
+
+static void world_free(struct world *w)
+{
+    munmap(w->anon, 13 * w->pg);
+    close(w->fd_priv);
+    close(w->fd_shared);
+}
+
+static int op_fixed_over_all(struct world *w)
+{
+    void *p = mmap(w->anon + w->pg, 10 * w->pg, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    return p == MAP_FAILED ? -1 : 0;
+}
+
+static int op_fixed_file_over_all(struct world *w)
+{
+    void *p = mmap(w->anon + 2 * w->pg, 9 * w->pg, PROT_READ, MAP_SHARED | MAP_FIXED, w->fd_shared, 0);
+    return p == MAP_FAILED ? -1 : 0;
+}
+
+static int op_munmap_middle_anon(struct world *w)
+{
+    return munmap(w->anon + w->pg, 2 * w->pg);
+}
+
+static int op_munmap_middle_private(struct world *w)
+{
+    return munmap(w->priv + w->pg, w->pg);
+}
+
+static int op_munmap_across(struct world *w)
+{
+    return munmap(w->anon + 3 * w->pg, 7 * w->pg);
+}
+
+static int op_mprotect_across(struct world *w)
+{
+    return mprotect(w->anon + 2 * w->pg, 4 * w->pg, PROT_READ);
+}
+
+static int op_mmap_file_with_tail(struct world *w)
+{
+    void *p = mmap(NULL, 8 * w->pg, PROT_READ, MAP_SHARED, w->fd_shared, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    return munmap(p, 8 * w->pg);
+}
+
+/* Fail the 1st, 2nd, ... Win32 call of op until op gets through without
+ * reaching the failure point; after every failure, everything must be as
+ * before.  Prints the number of failure points exercised. */
+static void inject_each(int (*op)(struct world *))
+{
+    long n;
+    for (n = 1; n < 500; n++) {
+        struct world w;
+        WMT_REQUIRE(world_make(&w) == 0);
+        struct snapshot before, after;
+        snap(&w, &before);
+        long handles = wmt_handle_count();
+        if (getenv("WMT_VERBOSE"))
+            fprintf(stderr, "[failure point %ld]\n", n);
+        wm_sys_inject_fail_at(n);
+        errno = 0;
+        int rc = op(&w);
+        int e = errno;
+        long calls = wm_sys_inject_calls();
+        wm_sys_inject_fail_at(0);
+        if (getenv("WMT_VERBOSE")) {
+            fprintf(stderr, "rc %d errno %d calls %ld; anon %p priv %p shared %p\n", rc, e, calls,
+                    (void *)w.anon, (void *)w.priv, (void *)w.shared);
+            wm_dump(stderr);
+        }
+        const char *audit = wmt_audit();
+        if (audit)
+            wmt_fail(__LINE__, __FILE__, "failure point %ld: %s", n, audit);
+        if (calls < n) {
+            if (rc != 0)
+                wmt_fail(__LINE__, __FILE__, "fails with errno %d without injection", e);
+            world_free(&w);
+            break; /* every call of op was allowed to fail once */
+        }
+        if (rc != 0) {
+            if (e != ENOMEM)
+                wmt_fail(__LINE__, __FILE__, "failure point %ld: errno %d, not ENOMEM", n, e);
+            if (!world_intact(&w))
+                wmt_fail(__LINE__, __FILE__, "failure point %ld: a mapping's bytes changed", n);
+            snap(&w, &after);
+            int page = snap_diff(&before, &after);
+            if (page >= 0)
+                wmt_fail(__LINE__, __FILE__,
+                         "failure point %ld: page %d was prot %d state %#lx protect %#lx, "
+                         "is prot %d state %#lx protect %#lx",
+                         n, page, before.prot[page], before.state[page], before.protect[page],
+                         after.prot[page], after.state[page], after.protect[page]);
+            if (wmt_handle_count() != handles)
+                wmt_fail(__LINE__, __FILE__, "failure point %ld: %ld handles, was %ld", n,
+                         wmt_handle_count(), handles);
+        }
+        world_free(&w);
+    }
+    printf("(%ld failure points) ", n - 1);
+    WMT_TRUE(n > 1 && n < 500);
+}
+#else
+/* Natively these tests are skipped (see test-list.h). */
+#define inject_each(op) ((void)0)
+#endif
+
+void test_engine__failed_fixed_mmap_changes_nothing(void)
+{
+    inject_each(op_fixed_over_all);
+    inject_each(op_fixed_file_over_all);
+}
+
+void test_engine__failed_partial_munmap_changes_nothing(void)
+{
+    inject_each(op_munmap_middle_anon);
+    inject_each(op_munmap_middle_private);
+    inject_each(op_munmap_across);
+}
+
+void test_engine__failed_mprotect_changes_nothing(void)
+{
+    inject_each(op_mprotect_across);
+}
+
+void test_engine__failed_mmap_with_tail_changes_nothing(void)
+{
+    inject_each(op_mmap_file_with_tail);
+}
+
+/* ---- leaks ---- */
+
+void test_engine__no_handle_or_region_leaks_over_100000_operations(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(3 * pg + 100, 4, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    size_t regions = winmmap_region_count();
+    long handles = wmt_handle_count();
+    long ops = 0, failures = 0;
+    while (ops < 100000) {
+        unsigned char *a = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        unsigned char *f = mmap(NULL, 6 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (a == MAP_FAILED || f == MAP_FAILED) {
+            failures++;
+            break;
+        }
+        a[pg] = 1;
+        failures += munmap(a + pg, pg) != 0;  /* split */
+        failures += mprotect(f, pg, PROT_READ) != 0;
+        failures += munmap(f + 2 * pg, 2 * pg) != 0; /* split file view and tail */
+        failures += munmap(a, 4 * pg) != 0;
+        failures += munmap(f, 6 * pg) != 0;
+        ops += 7;
+    }
+    WMT_EQ(failures, 0);
+    WMT_EQ(winmmap_region_count(), regions);
+    WMT_EQ(wmt_handle_count(), handles);
+    WMT_TRUE(wmt_audit() == NULL);
+    close(fd);
+}
+
+/* ---- threads ---- */
+
+struct worker {
+    unsigned seed;
+    long ops, errors;
+};
+
+#define SLOTS 12
+
+static void *stress(void *arg)
+{
+    struct worker *wk = arg;
+    size_t pg = wmt_page();
+    struct {
+        unsigned char *p;
+        size_t pages;
+        unsigned char seed;
+    } m[SLOTS] = {{0}};
+    time_t stop = time(NULL) + 2;
+    while (time(NULL) < stop || wk->ops < 200) {
+        wk->seed = wk->seed * 1103515245u + 12345u;
+        unsigned r = wk->seed >> 8, s = r % SLOTS;
+        if (!m[s].p) {
+            size_t pages = 1 + (r >> 4) % 6;
+            unsigned char *p = mmap(NULL, pages * pg, PROT_READ | PROT_WRITE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) {
+                wk->errors++;
+                continue;
+            }
+            m[s].p = p;
+            m[s].pages = pages;
+            m[s].seed = (unsigned char)r;
+            for (size_t i = 0; i < pages * pg; i += 512)
+                p[i] = wmt_pattern(i, m[s].seed);
+        } else if ((r >> 4) % 3 == 0 && m[s].pages > 1) {
+            /* cut off the last page: a partial munmap */
+            m[s].pages--;
+            if (munmap(m[s].p + m[s].pages * pg, pg) != 0)
+                wk->errors++;
+        } else {
+            for (size_t i = 0; i < m[s].pages * pg; i += 512)
+                if (m[s].p[i] != wmt_pattern(i, m[s].seed))
+                    wk->errors++;
+            if (munmap(m[s].p, m[s].pages * pg) != 0)
+                wk->errors++;
+            m[s].p = NULL;
+        }
+        wk->ops++;
+    }
+    for (int s = 0; s < SLOTS; s++)
+        if (m[s].p)
+            munmap(m[s].p, m[s].pages * pg);
+    return NULL;
+}
+
+void test_engine__four_threads_map_and_unmap_concurrently(void)
+{
+    pthread_t t[4];
+    struct worker w[4];
+    size_t regions = winmmap_region_count();
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){.seed = 77u + (unsigned)i};
+        WMT_REQUIRE(pthread_create(&t[i], NULL, stress, &w[i]) == 0);
+    }
+    long ops = 0, errors = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ops += w[i].ops;
+        errors += w[i].errors;
+    }
+    printf("(%ld operations) ", ops);
+    WMT_EQ(errors, 0);
+    WMT_TRUE(ops >= 800);
+    WMT_EQ(winmmap_region_count(), regions);
+    WMT_TRUE(wmt_audit() == NULL);
+}
