@@ -58,6 +58,8 @@ struct wm_place {
     int (*map_new)(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out);
     /* Reserve len bytes: exactly at hint when fixed, else at hint if free or anywhere. */
     int (*reserve)(uintptr_t hint, size_t len, bool fixed, uintptr_t *out);
+    /* Whether [lo, hi), outside the library's regions, can be taken. */
+    bool (*available)(uintptr_t lo, uintptr_t hi);
     /* Split the reserved range [addr, addr+len) at addr+at into two. */
     int (*split)(uintptr_t addr, size_t len, size_t at);
     /* Join adjacent reserved ranges that together are [addr, addr+len). */
@@ -70,7 +72,7 @@ struct wm_place {
     /* Turn the view at [addr, addr+len) back into a reserved range. */
     int (*unmap)(uintptr_t addr, size_t len);
     /* Free a view or a reserved range for good (cannot fail). */
-    void (*free_view)(uintptr_t addr);
+    void (*free_view)(uintptr_t addr, size_t len);
     void (*free_reserved)(uintptr_t addr, size_t len);
 };
 

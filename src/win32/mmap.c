@@ -32,8 +32,9 @@ static size_t round_up(size_t v, size_t page)
     return (v + page - 1) & ~(page - 1);
 }
 
-/* Is [lo, hi) outside our regions free in the Windows sense? */
-static int gaps_are_free(uintptr_t lo, uintptr_t hi, int busy_err)
+/* Can every part of [lo, hi) outside our regions be taken?  Memory the
+ * library did not map (heap, images, stacks) never can. */
+static bool gaps_are_free(uintptr_t lo, uintptr_t hi)
 {
     uintptr_t p = lo;
     while (p < hi) {
@@ -43,17 +44,11 @@ static int gaps_are_free(uintptr_t lo, uintptr_t hi, int busy_err)
             continue;
         }
         uintptr_t gap_end = r && r->start < hi ? r->start : hi;
-        while (p < gap_end) {
-            MEMORY_BASIC_INFORMATION mi;
-            if (!wm_sys.VirtualQuery((void *)p, &mi, sizeof mi))
-                return wm_last_errno();
-            if (mi.State != MEM_FREE)
-                return busy_err; /* heap, image, stack: never ours to replace */
-            p = (uintptr_t)mi.BaseAddress + mi.RegionSize;
-        }
+        if (!wm_engine.place->available(p, gap_end))
+            return false;
         p = gap_end;
     }
-    return 0;
+    return true;
 }
 
 /* Map the new backing into every piece below file_end; undo on failure. */
@@ -296,7 +291,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
         struct piece p = {a, a + rlen, NULL, true};
         fill_region(r, q, &p);
         if ((err = wm_apply_prot(r))) {
-            pl->free_view(a);
+            pl->free_view(a, rlen);
             wm_backing_release(q->b);
             wm_region_free(r);
             return err;
@@ -320,11 +315,11 @@ static int place_fixed(struct request *q, bool noreplace)
     if (noreplace) {
         if (wm_region_overlaps(&wm_engine.regions, q->lo, q->hi))
             return EEXIST;
-        err = gaps_are_free(q->lo, q->hi, EEXIST);
+        err = gaps_are_free(q->lo, q->hi) ? 0 : EEXIST;
     } else {
         /* Linux would replace anything; we refuse to replace memory the
          * library did not map (heap, images, stacks) with ENOMEM. */
-        err = gaps_are_free(q->lo, q->hi, ENOMEM);
+        err = gaps_are_free(q->lo, q->hi) ? 0 : ENOMEM;
     }
     if (err)
         return err;

@@ -1,20 +1,193 @@
 /* Exact placement on placeholders (Windows 10 1803+, Wine >= 10): views and
  * reservations at any 4 KiB boundary, split and joined without ever letting
- * go of the address range, so no other thread can slip in. */
+ * go of the address range, so no other thread can slip in.
+ *
+ * A new reservation must start on a 64 KiB boundary (VirtualAlloc2 fails with
+ * ERROR_INVALID_ADDRESS otherwise: Windows, and Wine 10 as verified), so a
+ * hole released at a 4 KiB boundary could never be taken again and MAP_FIXED
+ * into it would fail.  Released pieces that do not start where a reservation
+ * could are therefore kept as "spare" placeholders and handed out again by
+ * the next fixed reservation there; they are released once the range before
+ * them is free back to a 64 KiB boundary. */
 #include "internal.h"
+
+#include <errno.h>
+
+#define GRAN 65536u
+
+static struct wm_region_table spare; /* guarded by the engine lock */
 
 static HANDLE self(void)
 {
     return GetCurrentProcess();
 }
 
+static void *new_placeholder(uintptr_t at, size_t len)
+{
+    return wm_sys.VirtualAlloc2(self(), (void *)at, len, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                                PAGE_NOACCESS, NULL, 0);
+}
+
+/* Is [lo, hi) free in the Windows sense (nobody's)? */
+static bool windows_free(uintptr_t lo, uintptr_t hi)
+{
+    while (lo < hi) {
+        MEMORY_BASIC_INFORMATION mi;
+        if (!VirtualQuery((void *)lo, &mi, sizeof mi) || mi.State != MEM_FREE)
+            return false;
+        lo = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+    }
+    return true;
+}
+
+/* A released range starting at lo could be reserved again. */
+static bool retakeable(uintptr_t lo)
+{
+    return lo % GRAN == 0 || windows_free(lo - lo % GRAN, lo);
+}
+
+/* Release spare placeholders that have become retakeable, from s onwards. */
+static void release_spare_from(struct wm_region *s)
+{
+    while (s && retakeable(s->start)) {
+        struct wm_region *next = wm_region_next(&spare, s);
+        bool adjacent = next && next->start == s->end;
+        VirtualFree((void *)s->start, 0, MEM_RELEASE);
+        wm_region_remove(&spare, s);
+        wm_region_free(s);
+        s = adjacent ? next : NULL;
+    }
+}
+
+static void give_back(uintptr_t a, size_t len)
+{
+    struct wm_region *s = wm_region_new();
+    if (!s) {
+        VirtualFree((void *)a, 0, MEM_RELEASE); /* out of memory: a lost hole at worst */
+        return;
+    }
+    s->start = s->vstart = a;
+    s->end = s->vend = a + len;
+    wm_region_insert(&spare, s);
+    release_spare_from(s);
+}
+
+/* Release every placeholder in [lo, hi) (a failed reservation's pieces). */
+static void release_all(uintptr_t lo, uintptr_t hi)
+{
+    while (lo < hi) {
+        MEMORY_BASIC_INFORMATION mi;
+        if (!VirtualQuery((void *)lo, &mi, sizeof mi))
+            return;
+        VirtualFree((void *)lo, 0, MEM_RELEASE);
+        lo = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+    }
+}
+
+/* Whether [lo, hi) can be taken: every byte is spare or free, and free runs
+ * can be reserved from a 64 KiB boundary. */
+static bool available(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t p = lo;
+    while (p < hi) {
+        struct wm_region *s = wm_region_first_from(&spare, p);
+        if (s && s->start <= p) {
+            p = s->end;
+            continue;
+        }
+        uintptr_t e = s && s->start < hi ? s->start : hi;
+        if (!windows_free(p, e) || !retakeable(p))
+            return false;
+        p = e;
+    }
+    return true;
+}
+
+/* Split the spare placeholder s at a (s->start < a < s->end); the part from a
+ * becomes a spare entry of its own, which is returned. */
+static struct wm_region *split_spare(struct wm_region *s, uintptr_t a)
+{
+    if (!wm_sys.VirtualFree((void *)s->start, a - s->start, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))
+        return NULL;
+    struct wm_region *hi = wm_region_split_at(&spare, s, a);
+    if (!hi) /* two placeholders, one entry: harmless, it only delays reuse */
+        return NULL;
+    return hi;
+}
+
+/* Take [lo, hi) as one placeholder, from spare pieces and free runs. */
+static int take(uintptr_t lo, uintptr_t hi)
+{
+    if (!available(lo, hi))
+        return ENOMEM;
+    uintptr_t p = lo;
+    int pieces = 0, err = 0;
+    while (p < hi && !err) {
+        struct wm_region *s = wm_region_first_from(&spare, p);
+        if (s && s->start <= p) {
+            if (s->start < p && !(s = split_spare(s, p)))
+                err = wm_last_errno();
+            else if (s->end > hi && !split_spare(s, hi))
+                err = wm_last_errno();
+            if (err)
+                break;
+            p = s->end;
+            wm_region_remove(&spare, s);
+            wm_region_free(s);
+        } else {
+            /* Reserve whole 64 KiB granules where they are free and keep
+             * what lies outside [p, e) as spare: a later fixed mapping next
+             * to this one could not reserve an unaligned start itself. */
+            uintptr_t e = s && s->start < hi ? s->start : hi, base = p - p % GRAN;
+            uintptr_t end = (e + GRAN - 1) / GRAN * GRAN;
+            if (end > e && !windows_free(e, end))
+                end = e;
+            if (!new_placeholder(base, end - base)) {
+                err = wm_last_errno();
+                break;
+            }
+            if ((end > e && !wm_sys.VirtualFree((void *)base, e - base,
+                                                MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER)) ||
+                (base < p && !wm_sys.VirtualFree((void *)base, p - base,
+                                                 MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))) {
+                err = wm_last_errno();
+                release_all(base, end);
+                break;
+            }
+            if (end > e)
+                give_back(e, end - e);
+            if (base < p)
+                give_back(base, p - base);
+            p = e;
+        }
+        pieces++;
+    }
+    if (!err && pieces > 1 &&
+        !wm_sys.VirtualFree((void *)lo, hi - lo, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
+        err = wm_last_errno();
+    if (err) {
+        /* What was taken goes back: placeholders [lo, p), possibly several. */
+        for (uintptr_t q = lo; q < p;) {
+            MEMORY_BASIC_INFORMATION mi;
+            if (!VirtualQuery((void *)q, &mi, sizeof mi))
+                break;
+            size_t n = mi.RegionSize < p - q ? mi.RegionSize : p - q;
+            give_back(q, n);
+            q += n;
+        }
+    }
+    return err;
+}
+
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
-    void *p = wm_sys.VirtualAlloc2(self(), (void *)hint, len, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
-                                   PAGE_NOACCESS, NULL, 0);
-    if (!p && hint && !fixed)
-        p = wm_sys.VirtualAlloc2(self(), NULL, len, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
-                                 PAGE_NOACCESS, NULL, 0);
+    if (hint && !take(hint, hint + len)) {
+        *out = hint;
+        return 0;
+    }
+    if (fixed)
+        return ENOMEM;
+    void *p = new_placeholder(0, len);
     if (!p)
         return wm_last_errno();
     *out = (uintptr_t)p;
@@ -35,19 +208,19 @@ static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
 
 static void free_reserved(uintptr_t addr, size_t len)
 {
-    (void)len;
-    VirtualFree((void *)addr, 0, MEM_RELEASE);
+    give_back(addr, len);
 }
 
 static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
+    size_t rlen = (len + 4095) & ~(size_t)4095;
     uintptr_t a;
-    int err = reserve(hint, len, false, &a);
+    int err = reserve(hint, rlen, false, &a);
     if (err)
         return err;
     err = map(a, len, m);
     if (err) {
-        free_reserved(a, len);
+        free_reserved(a, rlen);
         return err;
     }
     *out = a;
@@ -83,10 +256,19 @@ static int unmap(uintptr_t addr, size_t len)
     return 0;
 }
 
-static void free_view(uintptr_t addr)
+static void free_view(uintptr_t addr, size_t len)
 {
-    /* Without MEM_PRESERVE_PLACEHOLDER the address range is released too. */
-    wm_sys.UnmapViewOfFile((void *)addr);
+    /* Keep the range as a placeholder (see give_back); should that ever
+     * fail, release it outright rather than leave the view. */
+    if (wm_sys.UnmapViewOfFile2(self(), (void *)addr, MEM_PRESERVE_PLACEHOLDER))
+        give_back(addr, len);
+    else
+        wm_sys.UnmapViewOfFile((void *)addr);
+}
+
+static bool is_available(uintptr_t lo, uintptr_t hi)
+{
+    return available(lo, hi);
 }
 
 const struct wm_place wm_place_exact = {
@@ -94,6 +276,7 @@ const struct wm_place wm_place_exact = {
     .page = 4096,
     .map_new = map_new,
     .reserve = reserve,
+    .available = is_available,
     .split = split,
     .join = join,
     .ensure_reserved = ensure_reserved,

@@ -77,6 +77,17 @@ static int join(uintptr_t addr, size_t len)
     return any ? retake(addr, len) : 0;
 }
 
+static bool available(uintptr_t lo, uintptr_t hi)
+{
+    while (lo < hi) {
+        MEMORY_BASIC_INFORMATION mi;
+        if (!wm_sys.VirtualQuery((void *)lo, &mi, sizeof mi) || mi.State != MEM_FREE)
+            return false;
+        lo = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+    }
+    return true;
+}
+
 static int ensure_reserved(uintptr_t addr, size_t len)
 {
     return is_free(addr) ? retake(addr, len) : 0;
@@ -118,8 +129,9 @@ static int unmap(uintptr_t addr, size_t len)
     return 0;
 }
 
-static void free_view(uintptr_t addr)
+static void free_view(uintptr_t addr, size_t len)
 {
+    (void)len;
     wm_sys.UnmapViewOfFile((void *)addr);
 }
 
@@ -129,6 +141,7 @@ const struct wm_place wm_place_legacy = {
     .map_new = map_new,
     .reserve = reserve,
     .split = split,
+    .available = available,
     .join = join,
     .ensure_reserved = ensure_reserved,
     .map = map,

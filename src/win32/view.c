@@ -265,7 +265,7 @@ void wm_remove_range(uintptr_t lo, uintptr_t hi)
             if (is_reserved(r))
                 wm_engine.place->free_reserved(r->vstart, r->vend - r->vstart);
             else
-                wm_engine.place->free_view(r->vstart);
+                wm_engine.place->free_view(r->vstart, r->vend - r->vstart);
         }
         wm_backing_release(r->backing);
         wm_region_free(r);
