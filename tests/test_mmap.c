@@ -466,3 +466,68 @@ void test_mmap__pagesize_matches_strategy(void)
     WMT_TRUE(sc >= 4096 && (sc & (sc - 1)) == 0);
 #endif
 }
+
+void test_mmap__every_prot_combination_maps(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(pg, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    for (int prot = 0; prot <= (PROT_READ | PROT_WRITE | PROT_EXEC); prot++) {
+        int kinds[3] = {MAP_PRIVATE | MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED};
+        for (int k = 0; k < 3; k++) {
+            void *p = mmap(NULL, pg, prot, kinds[k], kinds[k] & MAP_ANONYMOUS ? -1 : fd, 0);
+            if (p == MAP_FAILED)
+                wmt_fail(__LINE__, __FILE__, "prot %d flags %#x: errno %d", prot, kinds[k], errno);
+            else
+                WMT_EQ(munmap(p, pg), 0);
+        }
+    }
+    WMT_TRUE(wmt_audit() == NULL);
+    close(fd);
+}
+
+void test_mmap__prot_exec_runs_code(void)
+{
+#if defined(__x86_64__) || defined(_M_X64)
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    /* mov eax, 42; ret */
+    static const unsigned char code[] = {0xb8, 42, 0, 0, 0, 0xc3};
+    memcpy(p, code, sizeof code);
+    WMT_EQ(mprotect(p, pg, PROT_READ | PROT_EXEC), 0);
+    int (*fn)(void);
+    memcpy(&fn, &p, sizeof fn);
+    WMT_EQ(fn(), 42);
+    munmap(p, pg);
+#else
+    WMT_TRUE(!"this test knows only x86-64 machine code");
+#endif
+}
+
+void test_mmap__populate_and_noreserve_are_accepted(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(2 * pg, 17, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 17));
+    munmap(p, 2 * pg);
+    unsigned char *q = mmap(NULL, 8 * pg, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    WMT_REQUIRE(q != MAP_FAILED);
+    q[7 * pg] = 3;
+    WMT_EQ(q[7 * pg] + q[0], 3);
+    munmap(q, 8 * pg);
+    close(fd);
+}
+
+void test_mmap__map_anon_is_map_anonymous(void)
+{
+    WMT_EQ(MAP_ANON, MAP_ANONYMOUS);
+    void *p = mmap(NULL, wmt_page(), PROT_READ, MAP_PRIVATE | MAP_ANON, -1, 0);
+    WMT_TRUE(p != MAP_FAILED);
+    if (p != MAP_FAILED)
+        munmap(p, wmt_page());
+}
