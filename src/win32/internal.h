@@ -113,6 +113,9 @@ int wm_apply_prot(struct wm_region *r);
 int wm_apply_view_prots(uintptr_t vstart);
 /* Whether the view at vstart is copy-on-write and was ever writable. */
 bool wm_view_has_private_pages(uintptr_t vstart);
+/* Map the whole view holding r back into its (reserved or free) range, with
+ * its regions' protections: the undo step after a failed split or replace. */
+void wm_restore_view(const struct wm_region *r);
 /* Replace a copy-on-write view that may hold private pages by a view of an
  * anonymous section holding the same bytes, so it can be split and remapped. */
 int wm_materialize_view(uintptr_t vstart);

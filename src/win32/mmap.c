@@ -83,15 +83,7 @@ static void undo_pieces(struct piece *pc, size_t n)
         if (!pc[i].old) {
             pl->free_reserved(pc[i].start, pc[i].end - pc[i].start);
         } else if (!(pc[i].old->flags & WM_R_PAST_EOF)) {
-            struct wm_region *r = pc[i].old;
-            struct wm_maparg m = {r->backing->section, r->offset - (r->start - r->vstart),
-                                  wm_backing_access(r->backing)};
-            size_t len = r->vend - r->vstart;
-            if (r->backing->size - m.offset < len)
-                len = (size_t)(r->backing->size - m.offset);
-            if (pl->map(r->vstart, len, &m))
-                pl->map(r->vstart, len, &m); /* a second try for a transient failure */
-            wm_apply_view_prots(r->vstart);
+            wm_restore_view(pc[i].old);
         }
     }
 }

@@ -132,8 +132,7 @@ bool wm_view_has_private_pages(uintptr_t vstart)
     return false;
 }
 
-/* Map the whole view of r back after a failed split, from its reserved range. */
-static void restore_view(const struct wm_region *r)
+void wm_restore_view(const struct wm_region *r)
 {
     struct wm_maparg m = view_arg(r);
     uintptr_t vs = r->vstart;
@@ -165,22 +164,22 @@ int wm_split_view_at(uintptr_t addr)
         if (whole <= lolen)
             return EINVAL; /* cannot happen: addr lies within the mapped part */
         if ((err = pl->unmap(vs, ve - vs))) {
-            restore_view(r);
+            wm_restore_view(r);
             return err;
         }
         if ((err = pl->split(vs, ve - vs, lolen))) {
-            restore_view(r);
+            wm_restore_view(r);
             return err;
         }
         if ((err = pl->map(vs, lolen, &mlo))) {
             pl->join(vs, ve - vs);
-            restore_view(r);
+            wm_restore_view(r);
             return err;
         }
         if ((err = pl->map(addr, whole - lolen, &mhi))) {
             pl->unmap(vs, lolen);
             pl->join(vs, ve - vs);
-            restore_view(r);
+            wm_restore_view(r);
             return err;
         }
     }
@@ -234,7 +233,7 @@ int wm_materialize_view(uintptr_t vs)
     if ((err = pl->map(vs, len, &m)) && (err = pl->map(vs, len, &m))) {
         /* The private pages are gone with the old view; keep the address
          * range mapped from the file at least. */
-        restore_view(first);
+        wm_restore_view(first);
         wm_backing_release(nb);
         return err;
     }
