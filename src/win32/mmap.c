@@ -84,6 +84,8 @@ static void undo_pieces(struct piece *pc, size_t n)
             pl->free_reserved(pc[i].start, pc[i].end - pc[i].start);
         } else if (!(pc[i].old->flags & WM_R_PAST_EOF)) {
             wm_restore_view(pc[i].old);
+        } else {
+            pl->ensure_reserved(pc[i].start, pc[i].end - pc[i].start);
         }
     }
 }
