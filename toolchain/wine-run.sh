@@ -1,0 +1,55 @@
+#!/bin/bash
+# Runs a Windows program under Wine, for ctest (CMAKE_CROSSCOMPILING_EMULATOR)
+# and the demo.  WINMMAP_WINE=8 uses Debian bookworm's wine64; WINMMAP_WINE=10
+# uses Debian trixie's, in the chroot toolchain/setup.sh provisions.
+#
+# Each Wine gets a private prefix, WINMMAP_PREFIX_DIR/wineprefix<N> (default:
+# the current directory, i.e. the build tree under ctest), and one persistent
+# wineserver that exits 30 s after its last program, so a test session starts
+# Wine once.  The program's exit status is passed through.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${WINMMAP_CACHE:-$(dirname "$here")/.cache}
+wine=${WINMMAP_WINE:-8}
+die() { echo "wine-run.sh: $*" >&2; exit 125; }
+
+[ $# -ge 1 ] || die "usage: [WINMMAP_WINE=8|10] wine-run.sh PROGRAM.exe [ARGS...]"
+exe=$(realpath "$1") || die "no such program: $1"
+shift
+prefix=$(realpath -m "${WINMMAP_PREFIX_DIR:-$PWD}/wineprefix$wine")
+mkdir -p "$prefix" || die "cannot create the Wine prefix $prefix"
+# Quiet, and no Mono/Gecko installers on first start of a prefix.
+export WINEDEBUG=-all WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml="
+
+case $wine in
+8)
+    winebin=/usr/lib/wine/wine64
+    server=/usr/lib/wine/wineserver64
+    [ -x "$winebin" ] || die "Wine 8 is not installed ($winebin); run toolchain/setup.sh"
+    [ -x "$server" ] || server=/usr/lib/wine/wineserver
+    "$server" -p30 2>/dev/null
+    exec "$winebin" "$exe" "$@"
+    ;;
+10)
+    root=$cache/wine10-root
+    [ -x "$root/usr/lib/wine/wine64" ] || die "Wine 10 is not set up in $root; run toolchain/setup.sh"
+    # A private mount namespace: /proc, /dev and the directories the program
+    # needs appear inside the chroot at their own paths and vanish with it
+    # (the persistent wineserver keeps its namespace while it runs).
+    dirs=$(printf '%s\n' "$(dirname "$exe")" "$PWD" "$prefix" | sort -u)
+    exec unshare --mount --propagation private /bin/bash -c '
+        set -e
+        root=$1 dirs=$2 cwd=$3
+        shift 3
+        mount -t proc proc "$root/proc"
+        mount --rbind /dev "$root/dev"
+        while read -r d; do
+            mkdir -p "$root$d"
+            mount --bind "$d" "$root$d"
+        done <<<"$dirs"
+        exec chroot "$root" /bin/sh -c "cd \"\$0\" && /usr/lib/wine/wineserver -p30 2>/dev/null;
+            exec /usr/lib/wine/wine64 \"\$@\"" "$cwd" "$@"
+    ' wine10 "$root" "$dirs" "$PWD" "$exe" "$@"
+    ;;
+*) die "WINMMAP_WINE must be 8 or 10, not '$wine'" ;;
+esac
