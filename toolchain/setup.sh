@@ -119,7 +119,7 @@ else
         || die "installing wine64 in the trixie chroot failed; see $cache/wine10-install.log"
     [ -x "$root/usr/lib/wine/wine64" ] || die "wine64 missing in $root after installation"
     as_root touch "$root/.winmmap-ready"
-    say "Wine 10 ready: $(chroot "$root" /usr/lib/wine/wine64 --version 2>/dev/null || echo '?')"
+    say "Wine 10 ready: wine64 $(chroot "$root" dpkg-query -W -f='${Version}' wine64 2>/dev/null || echo '?')"
 fi
 step=""
 say "Wine 8: $(/usr/lib/wine/wine64 --version 2>/dev/null || echo '?')"

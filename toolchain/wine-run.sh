@@ -23,12 +23,15 @@ export WINEDEBUG=-all WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml="
 
 case $wine in
 8)
-    winebin=/usr/lib/wine/wine64
+    [ -x /usr/lib/wine/wine64 ] || die "Wine 8 is not installed; run toolchain/setup.sh"
     server=/usr/lib/wine/wineserver64
-    [ -x "$winebin" ] || die "Wine 8 is not installed ($winebin); run toolchain/setup.sh"
     [ -x "$server" ] || server=/usr/lib/wine/wineserver
-    "$server" -p30 2>/dev/null
-    exec "$winebin" "$exe" "$@"
+    wine_do() {
+        # The server must not inherit our stdout: ctest would wait for it to exit.
+        "$server" -p30 </dev/null >/dev/null 2>&1
+        "$@"
+    }
+    winebin=/usr/lib/wine/wine64
     ;;
 10)
     root=$cache/wine10-root
@@ -37,19 +40,34 @@ case $wine in
     # needs appear inside the chroot at their own paths and vanish with it
     # (the persistent wineserver keeps its namespace while it runs).
     dirs=$(printf '%s\n' "$(dirname "$exe")" "$PWD" "$prefix" | sort -u)
-    exec unshare --mount --propagation private /bin/bash -c '
-        set -e
-        root=$1 dirs=$2 cwd=$3
-        shift 3
-        mount -t proc proc "$root/proc"
-        mount --rbind /dev "$root/dev"
-        while read -r d; do
-            mkdir -p "$root$d"
-            mount --bind "$d" "$root$d"
-        done <<<"$dirs"
-        exec chroot "$root" /bin/sh -c "cd \"\$0\" && /usr/lib/wine/wineserver -p30 2>/dev/null;
-            exec /usr/lib/wine/wine64 \"\$@\"" "$cwd" "$@"
-    ' wine10 "$root" "$dirs" "$PWD" "$exe" "$@"
+    wine_do() {
+        unshare --mount --propagation private /bin/bash -c '
+            set -e
+            root=$1 dirs=$2 cwd=$3
+            shift 3
+            mount -t proc proc "$root/proc"
+            mount --rbind /dev "$root/dev"
+            while read -r d; do
+                mkdir -p "$root$d"
+                mount --bind "$d" "$root$d"
+            done <<<"$dirs"
+            exec chroot "$root" /bin/sh -c "cd \"\$0\" &&
+                /usr/lib/wine/wineserver -p30 </dev/null >/dev/null 2>&1; exec \"\$@\"" "$cwd" "$@"
+        ' wine10 "$root" "$dirs" "$PWD" "$@"
+    }
+    winebin=/usr/lib/wine/wine64
     ;;
 *) die "WINMMAP_WINE must be 8 or 10, not '$wine'" ;;
 esac
+
+# Create the prefix once, quietly, and not twice at the same time.
+if [ ! -f "$prefix/.winmmap-ready" ]; then
+    (
+        flock 9
+        if [ ! -f "$prefix/.winmmap-ready" ]; then
+            wine_do "$winebin" wineboot -i >/dev/null 2>&1 || die "wineboot failed in $prefix"
+            touch "$prefix/.winmmap-ready"
+        fi
+    ) 9>"$prefix.lock" || exit 125
+fi
+wine_do "$winebin" "$exe" "$@"
