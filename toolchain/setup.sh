@@ -63,14 +63,16 @@ else
     src=$cache/cunit-src
     rm -rf "$src" && mkdir -p "$src"
     srcs=/etc/apt/sources.list.d/winmmap-deb-src.list
-    if ! (cd "$src" && apt-get source --download-only -q cunit >/dev/null 2>&1); then
-        say "adding a deb-src entry ($srcs) to fetch Debian's cunit source"
-        echo "deb-src ${keyring:+[signed-by=$keyring] }$mirror bookworm main" | as_root tee "$srcs" >/dev/null
-        as_root apt-get update -q || die "apt-get update failed after adding $srcs"
+    if ! apt-get source --print-uris -q cunit >/dev/null 2>&1; then
+        if ! grep -rqs '^deb-src\|^Types:.*deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            say "adding a deb-src entry ($srcs) to fetch Debian's cunit source"
+            echo "deb-src ${keyring:+[signed-by=$keyring] }$mirror bookworm main" | as_root tee "$srcs" >/dev/null
+        fi
+        as_root apt-get update -q || die "apt-get update failed: is the package mirror ($mirror) reachable?"
     fi
     say "fetching Debian's cunit source package"
     (cd "$src" && apt-get source -q cunit >/dev/null) \
-        || die "apt-get source cunit failed (needs a deb-src line and the mirror $mirror)"
+        || die "apt-get source cunit failed: is the package mirror ($mirror) reachable?"
     top=$(find "$src" -mindepth 1 -maxdepth 1 -type d -name 'cunit-*' | head -n1)
     [ -n "$top" ] || die "unpacked cunit source not found in $src"
     version=$(cat "$top/VERSION" 2>/dev/null || echo 2.1)
