@@ -18,8 +18,9 @@ exe=$(realpath "$1") || die "no such program: $1"
 shift
 prefix=$(realpath -m "${WINMMAP_PREFIX_DIR:-$PWD}/wineprefix$wine")
 mkdir -p "$prefix" || die "cannot create the Wine prefix $prefix"
-# Quiet, and no Mono/Gecko installers on first start of a prefix.
-export WINEDEBUG=-all WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml="
+# Quiet, no Mono/Gecko installers on first start of a prefix, and no
+# debugger on a crash: the process ends with the exception code, as on Windows.
+export WINEDEBUG=-all WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
 
 case $wine in
 8)

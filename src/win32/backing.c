@@ -110,6 +110,8 @@ void wm_backing_release(struct wm_backing *b)
         wm_sys.CloseHandle(b->section);
     if (b->file)
         wm_sys.CloseHandle(b->file);
+    if (b->origin)
+        wm_backing_release(b->origin);
     free(b);
 }
 

@@ -30,6 +30,11 @@ struct wm_backing {
     uint8_t cow;        /* file section mapped copy-on-write (MAP_PRIVATE) */
     uint8_t exec;       /* section allows execute */
     uint8_t reserve_only; /* SEC_RESERVE: pages are committed on demand */
+    /* For the anonymous copy of a private file view (wm_materialize_view):
+     * the file backing and the file offset of its byte 0, so the pages can
+     * still revert to the file (MADV_DONTNEED).  Held by reference. */
+    struct wm_backing *origin;
+    uint64_t origin_offset;
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -107,6 +112,9 @@ int wm_split_region_at(uintptr_t addr);
 int wm_split_view_at(uintptr_t addr);
 /* Page protection for prot on backing b. */
 DWORD wm_win_prot(const struct wm_backing *b, int prot);
+/* Bytes from r->start that Windows has mapped: 0 past EOF, less than the
+ * region in the legacy strategy's last 64 KiB page of a file. */
+size_t wm_region_mapped_len(const struct wm_region *r);
 /* Give [r->start, r->end) its protection (commit on demand where needed). */
 int wm_apply_prot(struct wm_region *r);
 /* Apply protections to every region of the view starting at vstart. */
@@ -125,11 +133,22 @@ void wm_remove_range(uintptr_t lo, uintptr_t hi);
 /* Make [lo, hi) start and end on view boundaries. */
 int wm_isolate_range(uintptr_t lo, uintptr_t hi);
 
-/* ---- protect.c ---- */
+/* ---- range.c: the page range a POSIX call names ---- */
 /* Whether every page of [lo, hi) belongs to some region. */
 int wm_range_fully_mapped(uintptr_t lo, uintptr_t hi);
+/* For calls on mapped memory (mprotect, msync, madvise, mlock, mincore):
+ * *hi = lo + len rounded up to pages; EINVAL if lo is not page aligned,
+ * ENOMEM if the range wraps or any page of it is not mapped.  len 0 gives
+ * *hi == lo and success.  Call with the engine lock held. */
+int wm_range_bounds(uintptr_t lo, size_t len, uintptr_t *hi);
+/* Split regions so that lo and hi are region boundaries (views stay whole). */
+int wm_range_split(uintptr_t lo, uintptr_t hi);
 /* Merge the regions in and around [lo, hi) that have become equal. */
 void wm_merge_range(uintptr_t lo, uintptr_t hi);
+
+/* ---- lock.c ---- */
+/* Lock the new mapping [lo, hi) if MAP_LOCKED or mlockall(MCL_FUTURE) asks. */
+void wm_lock_new_mapping(uintptr_t lo, uintptr_t hi, bool map_locked);
 
 /* ---- audit.c ---- */
 /* NULL when the region table is sound and agrees with VirtualQuery, else a

@@ -10,7 +10,7 @@
 
 #define KNOWN_FLAGS                                                                                \
     (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_FIXED_NOREPLACE |  \
-     MAP_DENYWRITE | MAP_EXECUTABLE | MAP_STACK)
+     MAP_DENYWRITE | MAP_EXECUTABLE | MAP_STACK | MAP_LOCKED)
 
 struct piece {
     uintptr_t start, end;
@@ -395,6 +395,8 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         err = place_fixed(&q, (flags & MAP_FIXED_NOREPLACE) != 0);
     else
         err = place_anywhere(&q, a - a % page, rlen);
+    if (!err)
+        wm_lock_new_mapping(q.lo, q.hi, (flags & MAP_LOCKED) != 0);
     wm_unlock_exclusive();
     wm_backing_release(b); /* the regions hold their own references */
     if (err)

@@ -39,4 +39,5 @@ void wm_sys_load(void)
     wm_sys.UnmapViewOfFile2 = (wm_UnmapViewOfFile2_fn)(void (*)(void))lookup("UnmapViewOfFile2");
     wm_sys.PrefetchVirtualMemory =
         (wm_PrefetchVirtualMemory_fn)(void (*)(void))lookup("PrefetchVirtualMemory");
+    wm_sys.QueryWorkingSetEx = (wm_QueryWorkingSetEx_fn)(void (*)(void))lookup("K32QueryWorkingSetEx");
 }

@@ -26,6 +26,7 @@ typedef PVOID(WINAPI *wm_MapViewOfFile3_fn)(HANDLE, HANDLE, PVOID, ULONG64, SIZE
                                             void *, ULONG);
 typedef BOOL(WINAPI *wm_UnmapViewOfFile2_fn)(HANDLE, PVOID, ULONG);
 typedef BOOL(WINAPI *wm_PrefetchVirtualMemory_fn)(HANDLE, ULONG_PTR, void *, ULONG);
+typedef BOOL(WINAPI *wm_QueryWorkingSetEx_fn)(HANDLE, PVOID, DWORD);
 
 struct wm_sys {
     HANDLE(WINAPI *CreateFileMappingW)(HANDLE, LPSECURITY_ATTRIBUTES, DWORD, DWORD, DWORD, LPCWSTR);
@@ -47,6 +48,7 @@ struct wm_sys {
     wm_MapViewOfFile3_fn MapViewOfFile3;
     wm_UnmapViewOfFile2_fn UnmapViewOfFile2;
     wm_PrefetchVirtualMemory_fn PrefetchVirtualMemory;
+    wm_QueryWorkingSetEx_fn QueryWorkingSetEx; /* K32QueryWorkingSetEx */
 };
 
 extern struct wm_sys wm_sys;

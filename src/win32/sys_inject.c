@@ -94,6 +94,11 @@ static BOOL WINAPI i_UnmapViewOfFile2(HANDLE p, PVOID a, ULONG f)
     return real.UnmapViewOfFile2(p, a, f);
 }
 
+static BOOL WINAPI i_QueryWorkingSetEx(HANDLE p, PVOID v, DWORD n)
+{
+    return hit() ? FALSE : real.QueryWorkingSetEx(p, v, n);
+}
+
 void wm_sys_inject_fail_at(long n)
 {
     if (!real.CreateFileMappingW)
@@ -119,6 +124,8 @@ void wm_sys_inject_fail_at(long n)
         wm_sys.VirtualAlloc2 = i_VirtualAlloc2;
     if (real.MapViewOfFile3)
         wm_sys.MapViewOfFile3 = i_MapViewOfFile3;
+    if (real.QueryWorkingSetEx)
+        wm_sys.QueryWorkingSetEx = i_QueryWorkingSetEx;
     if (real.UnmapViewOfFile2)
         wm_sys.UnmapViewOfFile2 = i_UnmapViewOfFile2;
 }

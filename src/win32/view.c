@@ -69,19 +69,24 @@ DWORD wm_win_prot(const struct wm_backing *b, int prot)
     return (prot & PROT_EXEC) ? p << 4 : p;
 }
 
-int wm_apply_prot(struct wm_region *r)
+size_t wm_region_mapped_len(const struct wm_region *r)
 {
     if (is_reserved(r))
         return 0;
-    struct wm_backing *b = r->backing;
-    /* Legacy: the last view of a file may end inside the 64 KiB page; only the
-     * 4 KiB pages Windows mapped can be given a protection. */
+    /* Legacy: the last view of a file may end inside the 64 KiB page; Windows
+     * maps whole 4 KiB pages up to the section's end only. */
     uintptr_t mapped_end = r->vstart + (view_map_len(r) + 4095) / 4096 * 4096;
     uintptr_t end = r->end < mapped_end ? r->end : mapped_end;
-    if (end <= r->start)
+    return end > r->start ? end - r->start : 0;
+}
+
+int wm_apply_prot(struct wm_region *r)
+{
+    size_t len = wm_region_mapped_len(r);
+    if (len == 0)
         return 0;
+    struct wm_backing *b = r->backing;
     void *a = (void *)r->start;
-    size_t len = end - r->start;
     DWORD wp = wm_win_prot(b, r->prot), old;
     if (b->reserve_only && r->prot != PROT_NONE) {
         /* A SEC_RESERVE view has no usable pages until they are committed. */
@@ -208,6 +213,9 @@ int wm_materialize_view(uintptr_t vs)
     if (err)
         return err;
     nb->exec = first->backing->exec;
+    nb->origin = first->backing;
+    nb->origin_offset = view_offset(first);
+    wm_backing_hold(nb->origin);
     char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
     if (!tmp) {
         err = wm_last_errno();

@@ -1,0 +1,231 @@
+/* madvise and posix_madvise.  Access-pattern advice is recorded per region
+ * (Windows has no per-range read-ahead hint beyond prefetching); WILLNEED
+ * prefetches; DONTNEED has the Linux meaning: private pages are reset (zeros
+ * for anonymous memory, the file's bytes for a private file mapping), shared
+ * pages keep their data.  Fork advice is recorded for the fork-style API. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One private region whose pages MADV_DONTNEED resets. */
+struct reset {
+    struct wm_region *r;
+    size_t len;               /* bytes of r Windows mapped */
+    const unsigned char *src; /* the file's bytes for r->start, or NULL: zeros */
+    size_t src_len;           /* bytes of src inside the file; the rest are zeros */
+    void *view;               /* temporary view holding src */
+    bool opened;              /* made writable for the reset */
+};
+
+/* Where the private pages of r come from: the file section and offset. */
+static const struct wm_backing *file_source(const struct wm_region *r, uint64_t *off)
+{
+    const struct wm_backing *b = r->backing;
+    if (b->cow) {
+        *off = r->offset;
+        return b;
+    }
+    if (b->origin) {
+        *off = b->origin_offset + r->offset;
+        return b->origin;
+    }
+    return NULL;
+}
+
+static bool needs_reset(const struct wm_region *r)
+{
+    if (r->flags & (WM_R_SHARED | WM_R_PAST_EOF))
+        return false; /* shared pages keep their data; past EOF has none */
+    if (r->backing->cow)
+        return (r->flags & WM_R_COW_WRITTEN) != 0; /* unwritten pages are the file's */
+    if (r->backing->reserve_only && !(r->flags & WM_R_COMMITTED))
+        return false; /* never committed: still zeros */
+    return true;
+}
+
+/* Prepare a reset: map the file's bytes and make the pages writable.  Undone
+ * by finish_reset, which also puts the region's protection back. */
+static int begin_reset(struct reset *x)
+{
+    struct wm_region *r = x->r;
+    size_t len = r->end - r->start;
+    uint64_t off;
+    const struct wm_backing *src = file_source(r, &off);
+    x->len = len = wm_region_mapped_len(r);
+    if (src && src->section && off < src->size) {
+        uint64_t base = off & ~(uint64_t)0xffff; /* views start on 64 KiB */
+        uint64_t avail = src->size - off;
+        x->src_len = avail < len ? (size_t)avail : len;
+        x->view = wm_sys.MapViewOfFileEx(src->section, FILE_MAP_READ, (DWORD)(base >> 32),
+                                         (DWORD)base, (SIZE_T)(off - base + x->src_len), NULL);
+        if (!x->view)
+            return wm_last_errno();
+        x->src = (const unsigned char *)x->view + (off - base);
+    }
+    DWORD old;
+    if (!wm_sys.VirtualProtect((void *)r->start, len, r->backing->cow ? PAGE_WRITECOPY : PAGE_READWRITE,
+                               &old))
+        return wm_last_errno();
+    x->opened = true;
+    return 0;
+}
+
+static void finish_reset(struct reset *x)
+{
+    if (x->opened)
+        wm_apply_prot(x->r);
+    if (x->view)
+        wm_sys.UnmapViewOfFile(x->view);
+}
+
+static int dontneed(uintptr_t lo, uintptr_t hi)
+{
+    size_t n = 0;
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        if (r->flags & WM_R_LOCKED)
+            return EINVAL; /* Linux: locked pages cannot be dropped */
+        n += needs_reset(r);
+    }
+    if (n == 0)
+        return 0;
+    struct reset *xs = calloc(n, sizeof *xs);
+    if (!xs)
+        return ENOMEM;
+    size_t i = 0;
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r))
+        if (needs_reset(r))
+            xs[i++].r = r;
+    /* Every fallible step first, so a failure changes no byte. */
+    int err = 0;
+    for (i = 0; i < n && !err; i++)
+        err = begin_reset(&xs[i]);
+    if (!err) {
+        for (i = 0; i < n; i++) {
+            unsigned char *p = (unsigned char *)xs[i].r->start;
+            size_t len = xs[i].len;
+            if (xs[i].src)
+                memcpy(p, xs[i].src, xs[i].src_len);
+            memset(p + xs[i].src_len, 0, len - xs[i].src_len);
+        }
+    }
+    for (i = 0; i < n; i++)
+        finish_reset(&xs[i]);
+    free(xs);
+    return err;
+}
+
+static void prefetch(uintptr_t lo, uintptr_t hi)
+{
+    if (!wm_sys.PrefetchVirtualMemory)
+        return;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        if ((r->flags & WM_R_PAST_EOF) || r->prot == PROT_NONE)
+            continue;
+        uintptr_t a = r->start > lo ? r->start : lo, e = r->end < hi ? r->end : hi;
+        struct { void *va; SIZE_T n; } entry = {(void *)a, e - a};
+        wm_sys.PrefetchVirtualMemory(GetCurrentProcess(), 1, &entry, 0); /* a hint only */
+    }
+}
+
+/* Record advice or a fork flag on every region of [lo, hi). */
+static int record(uintptr_t lo, uintptr_t hi, int advice, uint16_t set, uint16_t clear)
+{
+    int err = wm_range_split(lo, hi);
+    if (err)
+        return err;
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        if (advice >= 0)
+            r->advice = (uint8_t)advice;
+        r->flags = (uint16_t)((r->flags | set) & ~clear);
+    }
+    wm_merge_range(lo, hi);
+    return 0;
+}
+
+static bool all_private_anon(uintptr_t lo, uintptr_t hi)
+{
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r))
+        if ((r->flags & WM_R_SHARED) || !(r->flags & WM_R_ANON))
+            return false;
+    return true;
+}
+
+static int do_madvise(uintptr_t lo, size_t len, int advice)
+{
+    switch (advice) {
+    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
+    case MADV_DONTNEED: case MADV_FREE: case MADV_DONTFORK: case MADV_DOFORK:
+    case MADV_WIPEONFORK: case MADV_KEEPONFORK:
+        break;
+    default:
+        return EINVAL;
+    }
+    uintptr_t hi;
+    int err = wm_range_bounds(lo, len, &hi);
+    if (err || lo == hi)
+        return err;
+    switch (advice) {
+    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL:
+        return record(lo, hi, advice, 0, 0);
+    case MADV_WILLNEED:
+        prefetch(lo, hi);
+        return 0;
+    case MADV_DONTNEED:
+        if ((err = wm_range_split(lo, hi)))
+            return err;
+        err = dontneed(lo, hi);
+        wm_merge_range(lo, hi);
+        return err;
+    case MADV_FREE:
+        /* Linux: private anonymous memory only.  Freeing lazily may keep the
+         * data, and keeping it is what we do. */
+        return all_private_anon(lo, hi) ? 0 : EINVAL;
+    case MADV_DONTFORK:
+        return record(lo, hi, -1, WM_R_DONTFORK, 0);
+    case MADV_DOFORK:
+        return record(lo, hi, -1, 0, WM_R_DONTFORK);
+    case MADV_WIPEONFORK:
+        return all_private_anon(lo, hi) ? record(lo, hi, -1, WM_R_WIPEONFORK, 0) : EINVAL;
+    default: /* MADV_KEEPONFORK */
+        return record(lo, hi, -1, 0, WM_R_WIPEONFORK);
+    }
+}
+
+int madvise(void *addr, size_t len, int advice)
+{
+    wm_init();
+    wm_lock_exclusive();
+    int err = do_madvise((uintptr_t)addr, len, advice);
+    wm_unlock_exclusive();
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int posix_madvise(void *addr, size_t len, int advice)
+{
+    /* POSIX_MADV_DONTNEED is a hint that must not lose data (glibc ignores
+     * it too); the others mean what their MADV_ twins mean.  The result is
+     * an error number, not -1 and errno. */
+    if (advice == POSIX_MADV_DONTNEED)
+        advice = -1;
+    else if (advice < POSIX_MADV_NORMAL || advice > POSIX_MADV_WILLNEED)
+        return EINVAL;
+    wm_init();
+    wm_lock_exclusive();
+    uintptr_t hi;
+    int err = wm_range_bounds((uintptr_t)addr, len, &hi);
+    if (!err && advice >= 0 && hi != (uintptr_t)addr)
+        err = do_madvise((uintptr_t)addr, len, advice);
+    wm_unlock_exclusive();
+    return err;
+}

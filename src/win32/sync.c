@@ -1,0 +1,62 @@
+/* msync: Windows keeps one cache for mapped and read()/write() file data, so
+ * a shared view's writes are already what read() sees; what msync adds is
+ * getting them to the disk.  MS_ASYNC starts writing the dirty pages
+ * (FlushViewOfFile); MS_SYNC also waits for the file's data to be durable
+ * (FlushFileBuffers).  Anonymous and private pages never reach a file. */
+#include "internal.h"
+
+#include <errno.h>
+
+/* The part of region r inside [lo, hi) that Windows mapped from the file. */
+static size_t file_bytes(const struct wm_region *r, uintptr_t lo, uintptr_t hi, uintptr_t *from)
+{
+    uintptr_t a = r->start > lo ? r->start : lo, e = r->start + wm_region_mapped_len(r);
+    if (e > hi)
+        e = hi;
+    *from = a;
+    return e > a ? e - a : 0;
+}
+
+static int do_msync(uintptr_t lo, size_t len, int flags)
+{
+    if ((flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) ||
+        ((flags & MS_ASYNC) && (flags & MS_SYNC)))
+        return EINVAL;
+    uintptr_t hi;
+    int err = wm_range_bounds(lo, len, &hi);
+    if (err)
+        return err;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        /* Linux: MS_INVALIDATE cannot drop locked pages. */
+        if ((flags & MS_INVALIDATE) && (r->flags & WM_R_LOCKED))
+            return EBUSY;
+    }
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        const struct wm_backing *b = r->backing;
+        if (!(r->flags & WM_R_SHARED) || (r->flags & (WM_R_ANON | WM_R_PAST_EOF)) || !b->writable)
+            continue;
+        uintptr_t a;
+        size_t n = file_bytes(r, lo, hi, &a);
+        if (n && !wm_sys.FlushViewOfFile((void *)a, n))
+            return wm_last_errno();
+        if ((flags & MS_SYNC) && !wm_sys.FlushFileBuffers(b->file))
+            return wm_last_errno();
+    }
+    return 0;
+}
+
+int msync(void *addr, size_t len, int flags)
+{
+    wm_init();
+    /* Shared: flushing changes no table entry, and may take long. */
+    wm_lock_shared();
+    int err = do_msync((uintptr_t)addr, len, flags);
+    wm_unlock_shared();
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}

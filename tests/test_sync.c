@@ -1,0 +1,139 @@
+/* msync: flags, errors, and writes reaching the file. */
+#define _GNU_SOURCE
+#include "wmtest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RW (PROT_READ | PROT_WRITE)
+
+void test_msync__ms_sync_writes_reach_the_file(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(2 * pg, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    memcpy(p + pg + 3, "durable", 7);
+    WMT_EQ(msync(p, 2 * pg, MS_SYNC), 0);
+    char buf[8] = {0};
+    WMT_EQ(wmt_pread(fd, buf, 7, (long long)pg + 3), 7);
+    WMT_TRUE(memcmp(buf, "durable", 7) == 0);
+    munmap(p, 2 * pg);
+    close(fd);
+}
+
+void test_msync__ms_async_and_ms_invalidate_succeed(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(pg, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, pg, RW, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    p[0] = 0x42;
+    WMT_EQ(msync(p, pg, MS_ASYNC), 0);
+    WMT_EQ(msync(p, pg, MS_INVALIDATE), 0);
+    WMT_EQ(msync(p, pg, MS_SYNC | MS_INVALIDATE), 0);
+    WMT_EQ(p[0], 0x42); /* invalidation keeps the (already written) data */
+    unsigned char c;
+    WMT_EQ(wmt_pread(fd, &c, 1, 0), 1);
+    WMT_EQ(c, 0x42);
+    munmap(p, pg);
+    close(fd);
+}
+
+void test_msync__sync_and_async_together_einval(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_ERRNO(msync(p, pg, MS_SYNC | MS_ASYNC), -1, EINVAL);
+    munmap(p, pg);
+}
+
+void test_msync__unknown_flag_einval(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_ERRNO(msync(p, pg, MS_SYNC | 0x100), -1, EINVAL);
+    munmap(p, pg);
+}
+
+void test_msync__unaligned_address_einval(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_ERRNO(msync(p + 1, pg - 1, MS_SYNC), -1, EINVAL);
+    munmap(p, pg);
+}
+
+void test_msync__unmapped_pages_enomem(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, 3 * pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(munmap(p + pg, pg) == 0);
+    WMT_ERRNO(msync(p, 3 * pg, MS_SYNC), -1, ENOMEM);
+    WMT_ERRNO(msync(p + pg, pg, MS_ASYNC), -1, ENOMEM);
+    munmap(p, 3 * pg);
+}
+
+void test_msync__anonymous_and_private_ranges_succeed(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(pg, 4, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *a = mmap(NULL, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *f = mmap(NULL, pg, RW, MAP_PRIVATE, fd, 0);
+    WMT_REQUIRE(a != MAP_FAILED && f != MAP_FAILED);
+    a[0] = 1;
+    f[0] ^= 0xff;
+    WMT_EQ(msync(a, pg, MS_SYNC), 0);
+    WMT_EQ(msync(f, pg, MS_SYNC), 0);
+    unsigned char c;
+    WMT_EQ(wmt_pread(fd, &c, 1, 0), 1);
+    WMT_EQ(c, wmt_pattern(0, 4)); /* a private write never reaches the file */
+    munmap(a, pg);
+    munmap(f, pg);
+    close(fd);
+}
+
+void test_msync__range_across_mappings_and_read_only_file(void)
+{
+    size_t pg = wmt_page();
+    int rw = wmt_temp_file(pg + 100, 5, O_RDWR, NULL, 0), ro = wmt_temp_file(pg, 6, O_RDONLY, NULL, 0);
+    WMT_REQUIRE(rw >= 0 && ro >= 0);
+    unsigned char *p = mmap(NULL, 3 * pg, PROT_READ, MAP_SHARED, ro, 0); /* 1 page in the file */
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(mmap(p + pg, 2 * pg, RW, MAP_SHARED | MAP_FIXED, rw, 0) == p + pg);
+    p[pg + 50] = 0x33;
+    p[2 * pg + 10] = 0x44; /* the partial last page, inside the file */
+    WMT_EQ(msync(p, 3 * pg, MS_SYNC), 0);
+    unsigned char c;
+    WMT_EQ(wmt_pread(rw, &c, 1, 50), 1);
+    WMT_EQ(c, 0x33);
+    WMT_EQ(wmt_pread(rw, &c, 1, (long long)pg + 10), 1);
+    WMT_EQ(c, 0x44);
+    WMT_EQ(wmt_file_size(rw), (long long)pg + 100);
+    munmap(p, 3 * pg);
+    close(rw);
+    close(ro);
+}
+
+void test_msync__invalidate_of_locked_pages_ebusy(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(mlock(p + pg, pg) == 0);
+    WMT_ERRNO(msync(p, 2 * pg, MS_INVALIDATE), -1, EBUSY);
+    WMT_EQ(msync(p, pg, MS_INVALIDATE), 0);
+    WMT_EQ(msync(p, 2 * pg, MS_SYNC), 0);
+    munlock(p, 2 * pg);
+    munmap(p, 2 * pg);
+}
