@@ -99,3 +99,4 @@ WMT(mincore, touched_pages_are_resident, NULL, "mincore: one byte per page, low 
 WMT(mincore, length_rounded_up_to_a_page, NULL, "mincore rounds the length up to a page")
 WMT(mincore, unmapped_pages_enomem, NULL, "mincore of unmapped pages fails with ENOMEM")
 WMT(mincore, unaligned_address_einval, NULL, "mincore at an unaligned address fails with EINVAL")
+WMT(engine, failed_madvise_mlock_msync_change_nothing, wmt_windows_only, "MADV_DONTNEED, mlock and msync failing at any Win32 call change nothing and leak nothing")

@@ -138,6 +138,21 @@ static int op_mprotect_across(struct world *w)
     return mprotect(w->anon + 2 * w->pg, 4 * w->pg, PROT_READ);
 }
 
+static int op_dontneed_across(struct world *w)
+{
+    return madvise(w->anon + 2 * w->pg, 4 * w->pg, MADV_DONTNEED);
+}
+
+static int op_mlock_across(struct world *w)
+{
+    return mlock(w->anon, 8 * w->pg);
+}
+
+static int op_msync_shared(struct world *w)
+{
+    return msync(w->shared, 4 * w->pg, MS_SYNC);
+}
+
 static int op_mmap_file_with_tail(struct world *w)
 {
     void *p = mmap(NULL, 8 * w->pg, PROT_READ, MAP_SHARED, w->fd_shared, 0);
@@ -223,6 +238,13 @@ void test_engine__failed_partial_munmap_changes_nothing(void)
 void test_engine__failed_mprotect_changes_nothing(void)
 {
     inject_each(op_mprotect_across);
+}
+
+void test_engine__failed_madvise_mlock_msync_change_nothing(void)
+{
+    inject_each(op_dontneed_across);
+    inject_each(op_mlock_across);
+    inject_each(op_msync_shared);
 }
 
 void test_engine__failed_mmap_with_tail_changes_nothing(void)
