@@ -90,6 +90,9 @@ struct wm_engine {
     size_t page;
     struct wm_region_table regions;
     SRWLOCK lock;
+    /* Wine (8 and 10) lets a program read and write the uncommitted pages
+     * of a SEC_RESERVE view, so there PROT_NONE cannot rest on them. */
+    bool reserve_unenforced;
 };
 extern struct wm_engine wm_engine;
 
@@ -156,6 +159,10 @@ void wm_lock_new_mapping(uintptr_t lo, uintptr_t hi, bool map_locked);
 const char *wm_audit(void);
 /* Print the region table with what VirtualQuery says of each region. */
 void wm_dump(FILE *out);
+
+/* ---- fault.c ---- */
+/* Install the vectored exception handler (from wm_init). */
+void wm_fault_init(void);
 
 /* ---- file_growth.c ---- */
 /* Called by the fault handler for an access at addr inside a range past end

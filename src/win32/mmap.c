@@ -379,7 +379,10 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
             return ENODEV;
     }
     struct wm_backing *b;
-    int err = anon ? wm_backing_anon(rlen, prot == PROT_NONE, &b)
+    /* PROT_NONE anonymous memory commits nothing until it is made accessible
+     * (SEC_RESERVE), where uncommitted pages really are inaccessible. */
+    bool reserve_only = prot == PROT_NONE && !wm_engine.reserve_unenforced;
+    int err = anon ? wm_backing_anon(rlen, reserve_only, &b)
                    : wm_backing_file(h, type == MAP_SHARED, prot, &b);
     if (err)
         return err;

@@ -1,0 +1,358 @@
+/* Memory faults as signals: SIGSEGV (MAPERR/ACCERR) and SIGBUS past end of
+ * file, with siginfo, handler return (retry), siglongjmp, SA_RESETHAND,
+ * SA_NODEFER, several threads at once, and the default action. */
+#define _GNU_SOURCE
+#include "wmtest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RW (PROT_READ | PROT_WRITE)
+
+static sigjmp_buf jump;
+static volatile int hits;
+static siginfo_t last;
+
+static void record_and_jump(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    last = *si;
+    hits++;
+    siglongjmp(jump, 1);
+}
+
+static void install(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO | flags;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+static void restore_default(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigaction(sig, &sa, NULL);
+}
+
+/* Read *p and report whether a signal interrupted it. */
+static int faults_on_read(volatile unsigned char *p)
+{
+    if (sigsetjmp(jump, 1) == 0) {
+        (void)*p;
+        return 0;
+    }
+    return 1;
+}
+
+static int faults_on_write(volatile unsigned char *p)
+{
+    if (sigsetjmp(jump, 1) == 0) {
+        *p = 1;
+        return 0;
+    }
+    return 1;
+}
+
+void test_fault__prot_none_is_sigsegv_accerr_with_address(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(mprotect(p + pg, pg, PROT_NONE) == 0);
+    install(SIGSEGV, record_and_jump, 0);
+    hits = 0;
+    WMT_TRUE(faults_on_read(p + pg + 5));
+    WMT_EQ(last.si_signo, SIGSEGV);
+    WMT_EQ(last.si_code, SEGV_ACCERR);
+    WMT_PTR_EQ(last.si_addr, p + pg + 5);
+    WMT_TRUE(faults_on_write(p + 7)); /* read-only page: write is ACCERR too */
+    WMT_EQ(last.si_code, SEGV_ACCERR);
+    WMT_PTR_EQ(last.si_addr, p + 7);
+    WMT_TRUE(!faults_on_read(p + 7));
+    WMT_EQ(hits, 2);
+    restore_default(SIGSEGV);
+    munmap(p, 2 * pg);
+}
+
+void test_fault__unmapped_is_sigsegv_maperr_with_address(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(munmap(p, pg) == 0);
+    install(SIGSEGV, record_and_jump, 0);
+    WMT_TRUE(faults_on_read(p + 3));
+    WMT_EQ(last.si_signo, SIGSEGV);
+    WMT_EQ(last.si_code, SEGV_MAPERR);
+    WMT_PTR_EQ(last.si_addr, p + 3);
+    restore_default(SIGSEGV);
+}
+
+void test_fault__page_past_eof_is_sigbus_adrerr(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(pg, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 3 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    install(SIGBUS, record_and_jump, 0);
+    WMT_TRUE(!faults_on_read(p + pg - 1));
+    WMT_TRUE(faults_on_read(p + 2 * pg + 9));
+    WMT_EQ(last.si_signo, SIGBUS);
+    WMT_EQ(last.si_code, BUS_ADRERR);
+    WMT_PTR_EQ(last.si_addr, p + 2 * pg + 9);
+    restore_default(SIGBUS);
+    munmap(p, 3 * pg);
+    close(fd);
+}
+
+static size_t fix_len;
+static void make_writable(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    hits++;
+    uintptr_t page = (uintptr_t)si->si_addr & ~(uintptr_t)(fix_len - 1);
+    mprotect((void *)page, fix_len, RW);
+}
+
+void test_fault__handler_return_retries_the_access(void)
+{
+    size_t pg = fix_len = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    install(SIGSEGV, make_writable, 0);
+    hits = 0;
+    volatile unsigned char *v = p;
+    v[pg + 1] = 42; /* faults, the handler unprotects, the write is retried */
+    WMT_EQ(hits, 1);
+    WMT_EQ(v[pg + 1], 42);
+    v[1] = 7;
+    WMT_EQ(hits, 2);
+    WMT_EQ(v[1], 7);
+    restore_default(SIGSEGV);
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(p, 2 * pg);
+}
+
+static volatile unsigned char *second;
+static volatile int nested_depth, max_depth;
+static void nested(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    hits++;
+    nested_depth++;
+    if (nested_depth > max_depth)
+        max_depth = nested_depth;
+    if (nested_depth == 1)
+        (void)*second; /* a fault inside the handler: delivered again with SA_NODEFER */
+    mprotect((void *)((uintptr_t)si->si_addr & ~(uintptr_t)(fix_len - 1)), fix_len, RW);
+    nested_depth--;
+}
+
+void test_fault__sa_nodefer_allows_a_fault_inside_the_handler(void)
+{
+    size_t pg = fix_len = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    second = p + pg;
+    install(SIGSEGV, nested, SA_NODEFER);
+    hits = 0;
+    max_depth = 0;
+    volatile unsigned char *v = p;
+    v[0] = 1;
+    WMT_EQ(hits, 2);
+    WMT_EQ(max_depth, 2);
+    WMT_EQ(v[0], 1);
+    restore_default(SIGSEGV);
+    munmap(p, 2 * pg);
+}
+
+static void plain_jump(int sig)
+{
+    hits += sig == SIGSEGV;
+    siglongjmp(jump, 1);
+}
+
+void test_fault__signal_installs_a_handler_and_siglongjmp_leaves_it(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_TRUE(signal(SIGSEGV, plain_jump) != SIG_ERR);
+    hits = 0;
+    /* Three times: the mask saved by sigsetjmp(env, 1) comes back each time,
+     * so SIGSEGV is not left blocked after leaving the handler. */
+    for (int i = 0; i < 3; i++)
+        WMT_TRUE(faults_on_read(p));
+    WMT_EQ(hits, 3);
+    signal(SIGSEGV, SIG_DFL);
+    munmap(p, pg);
+}
+
+void test_fault__guard_page_stops_an_overrun(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *buf = mmap(NULL, 5 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(buf != MAP_FAILED);
+    WMT_REQUIRE(mprotect(buf + 4 * pg, pg, PROT_NONE) == 0);
+    install(SIGSEGV, record_and_jump, 0);
+    volatile size_t written = 0;
+    if (sigsetjmp(jump, 1) == 0) {
+        for (;;)
+            buf[written++] = 0xab; /* runs off the end of the buffer */
+    }
+    WMT_TRUE(written >= 4 * pg); /* whether the index moved before the fault is the compiler's */
+    WMT_PTR_EQ(last.si_addr, buf + 4 * pg);
+    size_t bad = 0;
+    for (size_t i = 0; i < 4 * pg; i++)
+        bad += buf[i] != 0xab;
+    WMT_EQ(bad, 0);
+    WMT_EQ(last.si_code, SEGV_ACCERR);
+    restore_default(SIGSEGV);
+    munmap(buf, 5 * pg);
+}
+
+/* ---- threads ---- */
+
+static __thread void *volatile my_fault;
+static void note_and_fix(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    my_fault = si->si_addr;
+    mprotect((void *)((uintptr_t)si->si_addr & ~(uintptr_t)(fix_len - 1)), fix_len, RW);
+}
+
+struct faulter {
+    unsigned char *page;
+    int ok, rounds;
+};
+
+static void *fault_loop(void *arg)
+{
+    struct faulter *f = arg;
+    for (int i = 0; i < f->rounds; i++) {
+        if (mprotect(f->page, fix_len, PROT_NONE) != 0)
+            return NULL;
+        my_fault = NULL;
+        volatile unsigned char *v = f->page;
+        v[i % 64] = (unsigned char)i;
+        if (my_fault != f->page + i % 64 || v[i % 64] != (unsigned char)i)
+            return NULL;
+        f->ok++;
+    }
+    return NULL;
+}
+
+void test_fault__four_threads_fault_at_once_each_with_its_own_siginfo(void)
+{
+    size_t pg = fix_len = wmt_page();
+    unsigned char *p = mmap(NULL, 4 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    install(SIGSEGV, note_and_fix, 0);
+    struct faulter f[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (struct faulter){p + i * pg, 0, 300};
+        WMT_REQUIRE(pthread_create(&t[i], NULL, fault_loop, &f[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++)
+        WMT_EQ(f[i].ok, 300);
+    restore_default(SIGSEGV);
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(p, 4 * pg);
+}
+
+/* ---- default actions, seen from a parent ---- */
+
+static int died_of(const struct wmt_child_status *st, int sig)
+{
+#ifdef _WIN32
+    return st->exited && st->code == (sig == SIGBUS ? 0xC0000006UL : 0xC0000005UL);
+#else
+    return !st->exited && st->signal == sig;
+#endif
+}
+
+int child_touch_prot_none(const char *arg)
+{
+    (void)arg;
+    volatile unsigned char *p = mmap(NULL, wmt_page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return 2;
+    return p[0] == 99 ? 3 : 4; /* must not get here */
+}
+
+int child_touch_past_eof(const char *arg)
+{
+    (void)arg;
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(10, 1, O_RDWR, NULL, 0);
+    volatile unsigned char *p = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return 2;
+    return p[pg] == 99 ? 3 : 4;
+}
+
+int child_null_dereference(const char *arg)
+{
+    volatile unsigned char *p = (volatile unsigned char *)(uintptr_t)strtoul(arg, NULL, 10);
+    return p[0] == 99 ? 3 : 4;
+}
+
+static void count_only(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si, (void)uc;
+    siglongjmp(jump, 1);
+}
+
+int child_fault_twice_with_resethand(const char *arg)
+{
+    (void)arg;
+    volatile unsigned char *p = mmap(NULL, wmt_page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return 2;
+    install(SIGSEGV, count_only, SA_RESETHAND);
+    if (sigsetjmp(jump, 1) == 0) {
+        (void)p[0];
+        return 5; /* the handler did not run */
+    }
+    (void)p[0]; /* the handler is gone: default action */
+    return 6;
+}
+
+void test_fault__no_handler_sigsegv_kills_the_process(void)
+{
+    struct wmt_child_status st;
+    WMT_REQUIRE(wmt_spawn_child("touch_prot_none", "", &st) == 0);
+    WMT_TRUE(died_of(&st, SIGSEGV));
+    WMT_REQUIRE(wmt_spawn_child("null_dereference", "0", &st) == 0);
+    WMT_TRUE(died_of(&st, SIGSEGV)); /* outside library memory: normal behaviour */
+}
+
+void test_fault__no_handler_sigbus_kills_the_process(void)
+{
+    struct wmt_child_status st;
+    WMT_REQUIRE(wmt_spawn_child("touch_past_eof", "", &st) == 0);
+    WMT_TRUE(died_of(&st, SIGBUS));
+}
+
+void test_fault__sa_resethand_second_fault_takes_the_default(void)
+{
+    struct wmt_child_status st;
+    WMT_REQUIRE(wmt_spawn_child("fault_twice_with_resethand", "", &st) == 0);
+    WMT_TRUE(died_of(&st, SIGSEGV));
+}
