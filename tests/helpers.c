@@ -43,6 +43,15 @@ const char *wmt_native_only(void)
     return WMT_WINDOWS ? "checks a rule that only the native kernel keeps" : NULL;
 }
 
+const char *wmt_not_root(void)
+{
+#ifndef _WIN32
+    if (geteuid() == 0)
+        return "runs as root, which permission bits do not bind";
+#endif
+    return NULL;
+}
+
 const char *wmt_exact_only(void)
 {
     return wmt_page() == 4096 ? NULL : "needs 4 KiB pages (legacy strategy uses 64 KiB)";

@@ -66,6 +66,7 @@ typedef const char *(*wmt_skip_fn)(void);
 const char *wmt_windows_only(void);  /* checks the Windows engine's own guarantees */
 const char *wmt_native_only(void);
 const char *wmt_exact_only(void);    /* needs 4 KiB placement */
+const char *wmt_not_root(void);      /* permission bits do not bind root */
 
 /* Page size in use. */
 size_t wmt_page(void);
