@@ -120,3 +120,8 @@ WMT(shm, names_never_leave_the_namespace_and_keep_their_case, NULL, "device name
 WMT(shm, unlink_keeps_descriptors_and_mappings_and_frees_the_name, NULL, "after shm_unlink descriptors and mappings stay valid and the name is free")
 WMT(shm, o_trunc_empties_the_object, NULL, "O_TRUNC empties the object")
 WMT(shm, another_process_sees_the_object, NULL, "another process opens and maps the same object")
+WMT(truncate, ftruncate_growth_shows_in_a_longer_mapping, NULL, "growing a file with ftruncate makes the newly covered pages of a longer mapping usable")
+WMT(truncate, write_growth_shows_in_a_longer_mapping, NULL, "growing a file with write() makes the newly covered pages of a longer mapping readable")
+WMT(truncate, shrink_while_mapped_keeps_data_before_the_new_end, NULL, "ftruncate shrinks a mapped file: data before the new end stays, pages past it raise SIGBUS")
+WMT(truncate, shrink_to_zero_then_grow_again, NULL, "a mapped file truncated to zero and grown again reads zeros through the same mapping")
+WMT(truncate, bad_arguments, NULL, "ftruncate on a read-only descriptor or with a negative length fails with EINVAL; a closed one with EBADF")

@@ -67,6 +67,11 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
         goto fail;
     }
     b->size = (uint64_t)size.QuadPart;
+    BY_HANDLE_FILE_INFORMATION fi;
+    if (GetFileInformationByHandle(b->file, &fi)) {
+        b->volume = fi.dwVolumeSerialNumber;
+        b->file_index = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;
+    }
     b->cow = !shared;
     b->exec = (prot & PROT_EXEC) != 0;
     if (b->size == 0)
@@ -95,6 +100,24 @@ fail:
         wm_sys.CloseHandle(b->file);
     free(b);
     return err;
+}
+
+int wm_backing_reopen(struct wm_backing *b)
+{
+    LARGE_INTEGER size;
+    if (!wm_sys.GetFileSizeEx(b->file, &size))
+        return wm_last_errno();
+    HANDLE s = NULL;
+    if (size.QuadPart > 0) {
+        DWORD base = b->cow ? PAGE_WRITECOPY : b->writable ? PAGE_READWRITE : PAGE_READONLY;
+        if (!(s = section(b->file, base << (b->exec ? 4 : 0), 0)))
+            return wm_last_errno();
+    }
+    if (b->section)
+        wm_sys.CloseHandle(b->section);
+    b->section = s;
+    b->size = (uint64_t)size.QuadPart;
+    return 0;
 }
 
 void wm_backing_hold(struct wm_backing *b)

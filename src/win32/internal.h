@@ -35,6 +35,10 @@ struct wm_backing {
      * still revert to the file (MADV_DONTNEED).  Held by reference. */
     struct wm_backing *origin;
     uint64_t origin_offset;
+    /* File identity (volume serial, file index) to find every mapping of a
+     * file when it is truncated. */
+    uint64_t file_index;
+    uint32_t volume;
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -42,6 +46,9 @@ struct wm_backing {
 int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
 /* A section over the file behind handle h, for a mapping of the given kind. */
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
+/* Replace b's section by one of the file's current size (none if empty);
+ * views of the old section stay valid. */
+int wm_backing_reopen(struct wm_backing *b);
 void wm_backing_hold(struct wm_backing *b);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */
@@ -108,6 +115,10 @@ bool wm_lock_held_by_me(void);
 /* ---- view.c: regions inside Windows views ---- */
 struct wm_region *wm_region_new(void);
 void wm_region_free(struct wm_region *r);
+/* Byte offset in its backing of the start of the view holding r. */
+uint64_t wm_view_offset(const struct wm_region *r);
+/* Record [vs, ve) as the view of every region in [lo, hi). */
+void wm_set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve);
 /* Split the region containing addr at addr (no-op if addr is a region boundary or unmapped). */
 int wm_split_region_at(uintptr_t addr);
 /* Split the view containing addr at addr, invisibly to POSIX (data and
@@ -164,12 +175,11 @@ void wm_dump(FILE *out);
 /* Install the vectored exception handler (from wm_init). */
 void wm_fault_init(void);
 
-/* ---- file_growth.c ---- */
+/* ---- file_size.c: mapped files that change size ---- */
 /* Called by the fault handler for an access at addr inside a range past end
- * of file: if the file has grown since (write, ftruncate), map the newly
- * covered pages into every mapping of the file and return true so the access
- * is retried; false means the page is still past EOF (SIGBUS).  Takes the
- * engine lock itself. */
+ * of file: if the file has grown since (write, ftruncate), map the pages of
+ * that mapping the file now covers and return true so the access is retried;
+ * false means the page is still past EOF (SIGBUS).  Takes the engine lock. */
 bool wm_resolve_past_eof(uintptr_t addr);
 
 #endif

@@ -28,14 +28,14 @@ static bool is_reserved(const struct wm_region *r)
 /* Bytes of the section the view starting with region r maps.  Less than the
  * view's extent for the last view of a file whose size is not a multiple of
  * the page size: Windows maps up to the section's end only. */
-static uint64_t view_offset(const struct wm_region *r)
+uint64_t wm_view_offset(const struct wm_region *r)
 {
     return r->offset - (r->start - r->vstart);
 }
 
 static size_t view_map_len(const struct wm_region *r)
 {
-    uint64_t off = view_offset(r), len = r->vend - r->vstart;
+    uint64_t off = wm_view_offset(r), len = r->vend - r->vstart;
     if (r->backing->size - off < len)
         len = r->backing->size - off;
     return (size_t)len;
@@ -43,11 +43,11 @@ static size_t view_map_len(const struct wm_region *r)
 
 static struct wm_maparg view_arg(const struct wm_region *r)
 {
-    struct wm_maparg m = {r->backing->section, view_offset(r), wm_backing_access(r->backing)};
+    struct wm_maparg m = {r->backing->section, wm_view_offset(r), wm_backing_access(r->backing)};
     return m;
 }
 
-static void set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve)
+void wm_set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve)
 {
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
@@ -190,8 +190,8 @@ int wm_split_view_at(uintptr_t addr)
     }
     if (err)
         return err;
-    set_view(vs, addr, vs, addr);
-    set_view(addr, ve, addr, ve);
+    wm_set_view(vs, addr, vs, addr);
+    wm_set_view(addr, ve, addr, ve);
     if (!is_reserved(r)) {
         /* Fresh views come with the section's full access: put each region's
          * protection back. */
@@ -214,7 +214,7 @@ int wm_materialize_view(uintptr_t vs)
         return err;
     nb->exec = first->backing->exec;
     nb->origin = first->backing;
-    nb->origin_offset = view_offset(first);
+    nb->origin_offset = wm_view_offset(first);
     wm_backing_hold(nb->origin);
     char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
     if (!tmp) {
