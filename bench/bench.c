@@ -390,7 +390,7 @@ static void bench_protect_sync(void)
         die("mmap");
 #ifdef _WIN32
     b.file = (HANDLE)_get_osfhandle(b.fd);
-    row("msync 1 MiB dirty vs Flush{ViewOfFile,FileBuffers}", time_op(lib_msync, &b, 20),
+    row("msync 1 MiB dirty vs FlushViewOfFile+FlushFileBuffers", time_op(lib_msync, &b, 20),
         time_op(raw_msync, &b, 20), "ns");
 #else
     row("msync 1 MiB dirty", time_op(lib_msync, &b, 20), 0, "ns");

@@ -29,9 +29,10 @@ done
 [ ${#smoke[@]} -eq 0 ] || exit 0
 
 cp "$csv" "$top/bench/results.csv"
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+py=/usr/bin/python3 # Debian's, where apt installs matplotlib
+if ! $py -c 'import matplotlib' 2>/dev/null; then
     echo "[bench] installing python3-matplotlib for the plot"
     if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q python3-matplotlib >/dev/null; else sudo apt-get install -y -q python3-matplotlib >/dev/null; fi
 fi
-python3 "$top/bench/plot.py" "$top/bench/results.csv" "$top/bench/results.png"
+$py "$top/bench/plot.py" "$top/bench/results.csv" "$top/bench/results.png"
 echo "[bench] wrote bench/results.csv and bench/results.png"

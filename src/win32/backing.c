@@ -51,7 +51,7 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
 {
     struct wm_backing *b;
-    LARGE_INTEGER size;
+    BY_HANDLE_FILE_INFORMATION fi;
     int err = new_backing(&b);
     if (err)
         return err;
@@ -62,16 +62,15 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
         err = wm_last_errno();
         goto fail;
     }
-    if (!wm_sys.GetFileSizeEx(b->file, &size)) {
+    /* Size and identity in one call (the identity finds every mapping of
+     * the file when it is truncated). */
+    if (!wm_sys.GetFileInformationByHandle(b->file, &fi)) {
         err = wm_last_errno();
         goto fail;
     }
-    b->size = (uint64_t)size.QuadPart;
-    BY_HANDLE_FILE_INFORMATION fi;
-    if (GetFileInformationByHandle(b->file, &fi)) {
-        b->volume = fi.dwVolumeSerialNumber;
-        b->file_index = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;
-    }
+    b->size = (uint64_t)fi.nFileSizeHigh << 32 | fi.nFileSizeLow;
+    b->volume = fi.dwVolumeSerialNumber;
+    b->file_index = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;
     b->cow = !shared;
     b->exec = (prot & PROT_EXEC) != 0;
     if (b->size == 0)

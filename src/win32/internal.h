@@ -131,6 +131,9 @@ DWORD wm_win_prot(const struct wm_backing *b, int prot);
 size_t wm_region_mapped_len(const struct wm_region *r);
 /* Give [r->start, r->end) its protection (commit on demand where needed). */
 int wm_apply_prot(struct wm_region *r);
+/* wm_apply_prot for a region in a view just mapped: nothing to do when the
+ * view's initial access is the protection wanted. */
+int wm_apply_fresh_prot(struct wm_region *r);
 /* Apply protections to every region of the view starting at vstart. */
 int wm_apply_view_prots(uintptr_t vstart);
 /* Whether the view at vstart is copy-on-write and was ever writable. */

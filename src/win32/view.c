@@ -104,6 +104,24 @@ int wm_apply_prot(struct wm_region *r)
     return 0;
 }
 
+int wm_apply_fresh_prot(struct wm_region *r)
+{
+    const struct wm_backing *b = r->backing;
+    DWORD a = wm_backing_access(b), fresh;
+    fresh = (a & FILE_MAP_COPY) == FILE_MAP_COPY && !(a & FILE_MAP_WRITE) ? PAGE_WRITECOPY
+            : (a & FILE_MAP_WRITE)                                        ? PAGE_READWRITE
+                                                                          : PAGE_READONLY;
+    if (a & FILE_MAP_EXECUTE)
+        fresh <<= 4;
+    /* A new view already has its section's access: one server round trip
+     * less under Wine when that is what was asked for. */
+    if (b->reserve_only || (r->flags & WM_R_LOCKED) || wm_win_prot(b, r->prot) != fresh)
+        return wm_apply_prot(r);
+    if (b->cow && (r->prot & PROT_WRITE))
+        r->flags |= WM_R_COW_WRITTEN;
+    return 0;
+}
+
 int wm_apply_view_prots(uintptr_t vstart)
 {
     int err = 0;
