@@ -51,7 +51,7 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
 {
     struct wm_backing *b;
-    BY_HANDLE_FILE_INFORMATION fi;
+    LARGE_INTEGER size;
     int err = new_backing(&b);
     if (err)
         return err;
@@ -62,15 +62,15 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
         err = wm_last_errno();
         goto fail;
     }
-    /* Size and identity in one call (the identity finds every mapping of
-     * the file when it is truncated). */
-    if (!wm_sys.GetFileInformationByHandle(b->file, &fi)) {
+    /* Only the size, from the caller's handle: Wine has its descriptor
+     * cached, not our fresh duplicate's.  The file's identity costs Wine
+     * several server round trips and is needed only when a file is
+     * truncated (wm_backing_is_file). */
+    if (!wm_sys.GetFileSizeEx(h, &size)) {
         err = wm_last_errno();
         goto fail;
     }
-    b->size = (uint64_t)fi.nFileSizeHigh << 32 | fi.nFileSizeLow;
-    b->volume = fi.dwVolumeSerialNumber;
-    b->file_index = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;
+    b->size = (uint64_t)size.QuadPart;
     b->cow = !shared;
     b->exec = (prot & PROT_EXEC) != 0;
     if (b->size == 0)
@@ -117,6 +117,22 @@ int wm_backing_reopen(struct wm_backing *b)
     b->section = s;
     b->size = (uint64_t)size.QuadPart;
     return 0;
+}
+
+bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi)
+{
+    if (!b || b->kind != WM_B_FILE)
+        return false;
+    if (!b->has_id) {
+        BY_HANDLE_FILE_INFORMATION mine;
+        if (!wm_sys.GetFileInformationByHandle(b->file, &mine))
+            return false;
+        b->volume = mine.dwVolumeSerialNumber;
+        b->file_index = (uint64_t)mine.nFileIndexHigh << 32 | mine.nFileIndexLow;
+        b->has_id = 1;
+    }
+    return b->volume == fi->dwVolumeSerialNumber &&
+           b->file_index == ((uint64_t)fi->nFileIndexHigh << 32 | fi->nFileIndexLow);
 }
 
 void wm_backing_hold(struct wm_backing *b)

@@ -73,12 +73,6 @@ bool wm_resolve_past_eof(uintptr_t addr)
 
 /* ---- truncation ---- */
 
-static bool same_file(const struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi)
-{
-    return b->kind == WM_B_FILE && b->volume == fi->dwVolumeSerialNumber &&
-           b->file_index == ((uint64_t)fi->nFileIndexHigh << 32 | fi->nFileIndexLow);
-}
-
 static int set_size(HANDLE h, uint64_t len)
 {
     FILE_END_OF_FILE_INFO eof = {{.QuadPart = (LONGLONG)len}};
@@ -94,7 +88,7 @@ static size_t affected_views(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len,
     size_t n = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r))
-        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && same_file(r->backing, fi) &&
+        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && wm_backing_is_file(r->backing, fi) &&
             r->backing->size > len) {
             if (out)
                 out[n] = r->start;
@@ -106,7 +100,7 @@ static size_t affected_views(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len,
 static int close_or_reopen(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len,
                            bool reopen)
 {
-    if (!b || !same_file(b, fi) || b->size <= len)
+    if (!wm_backing_is_file(b, fi) || b->size <= len)
         return 0;
     if (reopen)
         return wm_backing_reopen(b); /* now of the file's size: at most len */
@@ -179,7 +173,7 @@ static int truncate_mapped(HANDLE h, uint64_t len)
     /* Private copies of copy-on-write views first: their pages are the
      * process's own and stay (inside the new size; Linux drops the rest). */
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;) {
-        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && same_file(r->backing, &fi) &&
+        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && wm_backing_is_file(r->backing, &fi) &&
             r->backing->cow && wm_view_has_private_pages(r->vstart)) {
             int err = wm_materialize_view(r->vstart);
             if (err)

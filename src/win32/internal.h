@@ -35,10 +35,11 @@ struct wm_backing {
      * still revert to the file (MADV_DONTNEED).  Held by reference. */
     struct wm_backing *origin;
     uint64_t origin_offset;
-    /* File identity (volume serial, file index) to find every mapping of a
-     * file when it is truncated. */
+    /* File identity (volume serial, file index), known once has_id is set:
+     * finds every mapping of a file when it is truncated. */
     uint64_t file_index;
     uint32_t volume;
+    uint8_t has_id;
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -49,6 +50,8 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
 /* Replace b's section by one of the file's current size (none if empty);
  * views of the old section stay valid. */
 int wm_backing_reopen(struct wm_backing *b);
+/* Whether b maps the file fi describes (queries and caches b's identity). */
+bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi);
 void wm_backing_hold(struct wm_backing *b);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */
