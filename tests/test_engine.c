@@ -148,6 +148,20 @@ static int op_mlock_across(struct world *w)
     return mlock(w->anon, 8 * w->pg);
 }
 
+static int op_truncate_mapped(struct world *w)
+{
+    return ftruncate(w->fd_shared, (off_t)(2 * w->pg + 100));
+}
+
+static int op_mremap_move(struct world *w)
+{
+    void *p = mremap(w->priv, 4 * w->pg, 6 * w->pg, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+        return -1;
+    munmap(p, 6 * w->pg);
+    return 0;
+}
+
 static int op_msync_shared(struct world *w)
 {
     return msync(w->shared, 4 * w->pg, MS_SYNC);
@@ -245,6 +259,12 @@ void test_engine__failed_madvise_mlock_msync_change_nothing(void)
     inject_each(op_dontneed_across);
     inject_each(op_mlock_across);
     inject_each(op_msync_shared);
+}
+
+void test_engine__failed_truncate_and_mremap_change_nothing(void)
+{
+    inject_each(op_truncate_mapped);
+    inject_each(op_mremap_move);
 }
 
 void test_engine__failed_mmap_with_tail_changes_nothing(void)

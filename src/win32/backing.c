@@ -119,18 +119,23 @@ int wm_backing_reopen(struct wm_backing *b)
     return 0;
 }
 
-bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi)
+int wm_backing_identity(struct wm_backing *b)
 {
-    if (!b || b->kind != WM_B_FILE)
-        return false;
     if (!b->has_id) {
         BY_HANDLE_FILE_INFORMATION mine;
         if (!wm_sys.GetFileInformationByHandle(b->file, &mine))
-            return false;
+            return wm_last_errno();
         b->volume = mine.dwVolumeSerialNumber;
         b->file_index = (uint64_t)mine.nFileIndexHigh << 32 | mine.nFileIndexLow;
         b->has_id = 1;
     }
+    return 0;
+}
+
+bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi)
+{
+    if (!b || b->kind != WM_B_FILE || wm_backing_identity(b))
+        return false;
     return b->volume == fi->dwVolumeSerialNumber &&
            b->file_index == ((uint64_t)fi->nFileIndexHigh << 32 | fi->nFileIndexLow);
 }

@@ -102,8 +102,10 @@ static int close_or_reopen(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATIO
 {
     if (!wm_backing_is_file(b, fi) || b->size <= len)
         return 0;
-    if (reopen)
-        return wm_backing_reopen(b); /* now of the file's size: at most len */
+    if (reopen) {
+        int err = wm_backing_reopen(b); /* now of the file's size */
+        return err ? wm_backing_reopen(b) : 0; /* a second try, as in remap() */
+    }
     if (b->section) {
         wm_sys.CloseHandle(b->section);
         b->section = NULL;
@@ -141,9 +143,13 @@ static int remap(uintptr_t vs)
         uint64_t in = (b->size - voff + page - 1) / page * page;
         p = in < (uint64_t)(ve - vs) ? vs + (uintptr_t)in : ve;
     }
+    /* There is no way back once the file has changed size: each step gets a
+     * second try, which covers a transient failure. */
     int err = 0;
     if (p > vs && p < ve) {
-        if ((err = pl->split(vs, ve - vs, p - vs)) || (err = wm_split_region_at(p)))
+        if ((err = pl->split(vs, ve - vs, p - vs)) && (err = pl->split(vs, ve - vs, p - vs)))
+            return err;
+        if ((err = wm_split_region_at(p)))
             return err;
         wm_set_view(vs, p, vs, p);
         wm_set_view(p, ve, p, ve);
@@ -151,13 +157,13 @@ static int remap(uintptr_t vs)
     for (r = wm_region_find(&wm_engine.regions, p); r && r->start < ve; r = wm_region_next(&wm_engine.regions, r))
         r->flags |= WM_R_PAST_EOF;
     /* Legacy unmapping leaves the range free: take the part past EOF again. */
-    if (p < ve && (err = pl->ensure_reserved(p, ve - p)))
+    if (p < ve && (err = pl->ensure_reserved(p, ve - p)) && (err = pl->ensure_reserved(p, ve - p)))
         return err;
     if (p == vs)
         return 0;
     struct wm_maparg m = {b->section, voff, wm_backing_access(b)};
     uint64_t len = b->size - voff < (uint64_t)(p - vs) ? b->size - voff : p - vs;
-    if ((err = pl->map(vs, (size_t)len, &m)))
+    if ((err = pl->map(vs, (size_t)len, &m)) && (err = pl->map(vs, (size_t)len, &m)))
         return err;
     return wm_apply_view_prots(vs);
 }

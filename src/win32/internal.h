@@ -50,6 +50,8 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
 /* Replace b's section by one of the file's current size (none if empty);
  * views of the old section stay valid. */
 int wm_backing_reopen(struct wm_backing *b);
+/* Query (once) the identity of b's file: volume and file_index. */
+int wm_backing_identity(struct wm_backing *b);
 /* Whether b maps the file fi describes (queries and caches b's identity). */
 bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi);
 void wm_backing_hold(struct wm_backing *b);

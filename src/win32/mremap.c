@@ -63,16 +63,15 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
     wm_lock_shared();
     int err = wm_range_fully_mapped(lo, hi) ? 0 : EFAULT;
     struct wm_region *first = wm_region_find(&wm_engine.regions, lo);
-    BY_HANDLE_FILE_INFORMATION fi;
     struct wm_backing *fb = NULL;
     if (!err) {
         m->shared = (first->flags & WM_R_SHARED) != 0;
         m->anon = (first->flags & WM_R_ANON) != 0;
         if (!m->anon) {
             fb = file_of(first, &m->off);
-            if (!fb || !GetFileInformationByHandle(fb->file, &fi))
+            if (!fb)
                 err = EFAULT;
-            else
+            else if (!(err = wm_backing_identity(fb)))
                 m->file = fb->file;
         }
     }
@@ -86,9 +85,11 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
         struct wm_backing *b;
         if (((r->flags & WM_R_SHARED) != 0) != m->shared || ((r->flags & WM_R_ANON) != 0) != m->anon)
             err = EFAULT; /* more than one mapping */
-        else if (!m->anon && (!(b = file_of(r, &off)) || !wm_backing_is_file(b, &fi) ||
-                              off != m->off + (r->start - lo)))
+        else if (!m->anon && !(b = file_of(r, &off)))
             err = EFAULT;
+        else if (!m->anon && !(err = wm_backing_identity(b)) &&
+                 (b->volume != fb->volume || b->file_index != fb->file_index || off != m->off + (r->start - lo)))
+            err = EFAULT; /* another file, or not the next offsets */
         uintptr_t s = r->start < lo ? lo : r->start, e = r->end > hi ? hi : r->end;
         size_t mapped = wm_region_mapped_len(r);
         uintptr_t mend = r->start + mapped;
