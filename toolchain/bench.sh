@@ -29,9 +29,15 @@ done
 [ ${#smoke[@]} -eq 0 ] || exit 0
 
 cp "$csv" "$top/bench/results.csv"
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+# Debian's matplotlib, for Debian's python3 (a pyenv python3 earlier on PATH
+# would not see it).
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+if ! "$py" -c 'import matplotlib' 2>/dev/null; then
     echo "[bench] installing python3-matplotlib for the plot"
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q python3-matplotlib >/dev/null; else sudo apt-get install -y -q python3-matplotlib >/dev/null; fi
+    apt-get install -y -q python3-matplotlib >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q python3-matplotlib >/dev/null 2>&1; } ||
+        echo "[bench] python3-matplotlib not available: plot.py draws a plain chart itself"
 fi
-python3 "$top/bench/plot.py" "$top/bench/results.csv" "$top/bench/results.png"
+"$py" "$top/bench/plot.py" "$top/bench/results.csv" "$top/bench/results.png"
 echo "[bench] wrote bench/results.csv and bench/results.png"
