@@ -55,24 +55,6 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median over rounds of the time per call of fn(arg) run n times. */
-static double time_op(void (*fn)(void *), void *arg, int n)
-{
-    enum { ROUNDS = 7 };
-    double t[ROUNDS];
-    int rounds = smoke ? 1 : ROUNDS;
-    if (smoke)
-        n = n / 50 + 1;
-    for (int r = 0; r < rounds; r++) {
-        double t0 = now_ns();
-        for (int i = 0; i < n; i++)
-            fn(arg);
-        t[r] = (now_ns() - t0) / n;
-    }
-    qsort(t, rounds, sizeof t[0], cmp_double);
-    return t[rounds / 2];
-}
-
 static void row(const char *name, double lib, double raw, const char *unit)
 {
     if (raw > 0)
@@ -92,9 +74,13 @@ static void row(const char *name, double lib, double raw, const char *unit)
 #endif
 
 /* Time lib and raw n times each, in alternating rounds so that the load of a
- * shared machine hits both alike, and print the row.  The ratio is the
- * median of the rounds' ratios. */
-static void compare(const char *name, void (*lib)(void *), void (*raw)(void *), void *arg, int n)
+ * shared machine hits both alike.  Gives the median times and the median of
+ * the rounds' ratios (0 without raw). */
+struct timing {
+    double lib, raw, ratio;
+};
+
+static struct timing measure(void (*lib)(void *), void (*raw)(void *), void *arg, int n)
 {
     enum { ROUNDS = 9 };
     double tl[ROUNDS], tr[ROUNDS], q[ROUNDS];
@@ -118,13 +104,19 @@ static void compare(const char *name, void (*lib)(void *), void (*raw)(void *), 
     qsort(tl, rounds, sizeof tl[0], cmp_double);
     qsort(tr, rounds, sizeof tr[0], cmp_double);
     qsort(q, rounds, sizeof q[0], cmp_double);
-    double lm = tl[rounds / 2], rm = tr[rounds / 2], ratio = q[rounds / 2];
+    return (struct timing){tl[rounds / 2], tr[rounds / 2], q[rounds / 2]};
+}
+
+/* measure() and print the row. */
+static void compare(const char *name, void (*lib)(void *), void (*raw)(void *), void *arg, int n)
+{
+    struct timing t = measure(lib, raw, arg, n);
     if (raw)
-        printf("  %-44s %12.0f %12.0f %8.2f\n", name, lm, rm, ratio);
+        printf("  %-44s %12.0f %12.0f %8.2f\n", name, t.lib, t.raw, t.ratio);
     else
-        printf("  %-44s %12.0f %12s %8s\n", name, lm, "-", "-");
+        printf("  %-44s %12.0f %12s %8s\n", name, t.lib, "-", "-");
     if (csv)
-        fprintf(csv, "%s,%s,%s,%.1f,%.1f,%.3f,ns\n", label, winmmap_strategy(), name, lm, rm, ratio);
+        fprintf(csv, "%s,%s,%s,%.1f,%.1f,%.3f,ns\n", label, winmmap_strategy(), name, t.lib, t.raw, t.ratio);
 }
 
 static void die(const char *what)
@@ -306,16 +298,47 @@ static size_t heap_bytes(void)
 }
 
 enum { NOPS = 4 };
-static const char *op_names[NOPS] = {"mmap + munmap", "partial munmap (map 2, unmap 1+1)", "mprotect x2",
+static const char *op_names[NOPS] = {"mmap + munmap", "partial munmap (map 2; unmap 1+1)", "mprotect x2",
                                      "lookup (msync of anon)"};
 
-/* The four operations' cost at the current number of live mappings. */
+#ifdef _WIN32
+static void raw_map_1(void *a)
+{
+    (void)a;
+    struct mapping_case c = {.fd = -1, .len = pg};
+    raw_anon_section(&c);
+}
+
+static void raw_map_2(void *a)
+{
+    (void)a;
+    struct mapping_case c = {.fd = -1, .len = 2 * pg};
+    raw_anon_section(&c);
+}
+
+static void raw_protect_spare(void *a)
+{
+    struct scaled *s = a;
+    DWORD old;
+    VirtualProtect(s->spare, pg, PAGE_READONLY, &old);
+    VirtualProtect(s->spare, pg, PAGE_READWRITE, &old);
+}
+#endif
+
+/* The four operations' cost at the current number of live mappings.  On
+ * Windows each is divided by the raw calls closest to it, timed alternately
+ * (wineserver's latency on a shared machine drifts by 3x between levels;
+ * the quotient does not); the lookup has no Win32 part and stays in ns. */
 static void time_ops(struct scaled *s, double *t)
 {
-    t[0] = time_op(op_map_unmap, NULL, 300);
-    t[1] = time_op(op_partial_munmap, NULL, 200);
-    t[2] = time_op(op_mprotect, s, 2000);
-    t[3] = time_op(op_lookup, s, 20000);
+    struct timing m[NOPS] = {
+        measure(op_map_unmap, RAW(raw_map_1), s, 100),
+        measure(op_partial_munmap, RAW(raw_map_2), s, 100),
+        measure(op_mprotect, RAW(raw_protect_spare), s, 2000),
+        measure(op_lookup, NULL, s, 20000),
+    };
+    for (int i = 0; i < NOPS; i++)
+        t[i] = m[i].raw > 0 ? m[i].ratio : m[i].lib;
 }
 
 /* Print the table of t[op][level] and the ratio of the last level to the first. */
@@ -325,7 +348,7 @@ static void scaling_rows(const char *what, double t[NOPS][3], const size_t *coun
         printf("  %-40s", op_names[i]);
         for (int k = 0; k < 3; k++) {
             if (k < nc)
-                printf(" %12.0f", t[i][k]);
+                printf(t[i][k] < 100 ? " %12.2f" : " %12.0f", t[i][k]);
             else
                 printf(" %12s", "-");
         }
@@ -335,7 +358,7 @@ static void scaling_rows(const char *what, double t[NOPS][3], const size_t *coun
         }
         double ratio = t[i][nc - 1] / t[i][0];
         printf(" %8.2f\n", ratio);
-        if (csv)
+        if (csv && (nc == 3 || !counts[nc]))
             fprintf(csv, "%s,%s,%s %s %zuk/1k,%.1f,%.1f,%.3f,ratio\n", label, winmmap_strategy(), op_names[i],
                     what, counts[nc - 1] / 1000, t[i][nc - 1], t[i][0], ratio);
     }
@@ -354,7 +377,7 @@ static void bytes_row(const char *name, double bytes)
  * cannot exist under Wine here; 10 000 can. */
 static void scaling_mappings(struct scaled *s)
 {
-    printf("\nwith N live mappings (ns per op)             N=1000      N=10000               10k/1k\n");
+    printf("\nwith N live mappings (Windows: winmmap/raw; lookup: ns)   N=1000   N=10000            10k/1k\n");
     size_t counts[3] = {1000, 10000, 0};
     int nc = smoke ? 1 : 2;
     double t[NOPS][3] = {{0}}, at[NOPS];
@@ -492,7 +515,7 @@ static void bench_protect_sync(void)
 #ifdef _WIN32
     b.file = (HANDLE)_get_osfhandle(b.fd);
 #endif
-    compare("msync 1 MiB dirty vs Flush{ViewOfFile,FileBuffers}", lib_msync, RAW(raw_msync), &b, 20);
+    compare("msync 1 MiB dirty vs FlushViewOfFile+FlushFileBuffers", lib_msync, RAW(raw_msync), &b, 20);
     munmap(b.p, b.len);
     close(b.fd);
     unlink(temp_path);
@@ -543,7 +566,7 @@ static void bench_threads(void)
     struct mapping_case c = {.fd = -1, .len = pg};
     for (int k = 0; k < 3; k++) {
         char name[64];
-        snprintf(name, sizeof name, "%d thread%s", counts[k], counts[k] > 1 ? "s" : "");
+        snprintf(name, sizeof name, "mmap + munmap, %d thread%s", counts[k], counts[k] > 1 ? "s" : "");
         lib[k] = threaded_ns(lib_anon, &c, counts[k], n);
 #ifdef _WIN32
         row(name, lib[k], threaded_ns(raw_anon_section, &c, counts[k], n), "ns");
