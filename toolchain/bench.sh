@@ -26,13 +26,16 @@ for run in "8 legacy" "10 exact" "10 legacy"; do
     WINMMAP_WINE=$1 WINMMAP_STRATEGY=$2 WINMMAP_PREFIX_DIR=$build/win \
         "$here/wine-run.sh" "$build/win/bench/winmmap_bench.exe" "${smoke[@]}" --label "wine$1" --csv results.csv
 done
-[ ${#smoke[@]} -eq 0 ] || exit 0
-
-cp "$csv" "$top/bench/results.csv"
 # Debian's matplotlib, for Debian's python3 (a pyenv python3 earlier on PATH
 # would not see it).
 py=python3
 [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+echo
+echo "==== all runs: winmmap / raw Win32 (native: winmmap time); N/1k cost ratios; bytes ===="
+"$py" "$top/bench/table.py" "$csv"
+[ ${#smoke[@]} -eq 0 ] || exit 0
+
+cp "$csv" "$top/bench/results.csv"
 if ! "$py" -c 'import matplotlib' 2>/dev/null; then
     echo "[bench] installing python3-matplotlib for the plot"
     apt-get install -y -q python3-matplotlib >/dev/null 2>&1 ||
