@@ -566,7 +566,7 @@ static void bench_threads(void)
     struct mapping_case c = {.fd = -1, .len = pg};
     for (int k = 0; k < 3; k++) {
         char name[64];
-        snprintf(name, sizeof name, "mmap + munmap, %d thread%s", counts[k], counts[k] > 1 ? "s" : "");
+        snprintf(name, sizeof name, "mmap + munmap: %d thread%s", counts[k], counts[k] > 1 ? "s" : "");
         lib[k] = threaded_ns(lib_anon, &c, counts[k], n);
 #ifdef _WIN32
         row(name, lib[k], threaded_ns(raw_anon_section, &c, counts[k], n), "ns");
