@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* Part of every mapping's bookkeeping (bench/): 40 bytes is a 48-byte heap block. */
+_Static_assert(sizeof(struct wm_backing) <= 40, "struct wm_backing grew past 40 bytes");
+
 static int new_backing(struct wm_backing **out)
 {
     struct wm_backing *b = calloc(1, sizeof *b);
@@ -105,6 +108,18 @@ void wm_backing_hold(struct wm_backing *b)
     b->refs++;
 }
 
+int wm_backing_set_origin(struct wm_backing *b, struct wm_backing *origin, uint64_t offset)
+{
+    struct wm_origin *o = malloc(sizeof *o);
+    if (!o)
+        return ENOMEM;
+    o->backing = origin;
+    o->offset = offset;
+    wm_backing_hold(origin);
+    b->origin = o;
+    return 0;
+}
+
 void wm_backing_release(struct wm_backing *b)
 {
     if (--b->refs > 0)
@@ -113,8 +128,10 @@ void wm_backing_release(struct wm_backing *b)
         wm_sys.CloseHandle(b->section);
     if (b->file)
         wm_sys.CloseHandle(b->file);
-    if (b->origin)
-        wm_backing_release(b->origin);
+    if (b->origin) {
+        wm_backing_release(b->origin->backing);
+        free(b->origin);
+    }
     free(b);
 }
 

@@ -20,21 +20,27 @@ int wm_last_errno(void);
 /* ---- backing.c: what the bytes of a range come from ---- */
 enum { WM_B_ANON, WM_B_FILE };
 
+/* For the anonymous copy of a private file view (wm_materialize_view): the
+ * file backing and the file offset of its byte 0, so the pages can still
+ * revert to the file (MADV_DONTNEED).  Held by reference. */
+struct wm_origin {
+    struct wm_backing *backing;
+    uint64_t offset;
+};
+
+/* Every mapping has one: kept to 40 bytes (48 on the heap) because it counts
+ * in the bookkeeping per mapping (bench/). */
 struct wm_backing {
     HANDLE section;     /* NULL when the file part is empty (all past EOF) */
     HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
     uint64_t size;      /* bytes the section covers (file: its size at creation) */
+    struct wm_origin *origin; /* rare, hence apart; NULL when none */
     long refs;          /* regions using it */
-    uint8_t kind;       /* WM_B_* */
-    uint8_t writable;   /* section allows shared writes */
-    uint8_t cow;        /* file section mapped copy-on-write (MAP_PRIVATE) */
-    uint8_t exec;       /* section allows execute */
-    uint8_t reserve_only; /* SEC_RESERVE: pages are committed on demand */
-    /* For the anonymous copy of a private file view (wm_materialize_view):
-     * the file backing and the file offset of its byte 0, so the pages can
-     * still revert to the file (MADV_DONTNEED).  Held by reference. */
-    struct wm_backing *origin;
-    uint64_t origin_offset;
+    uint8_t kind : 1;   /* WM_B_* */
+    uint8_t writable : 1; /* section allows shared writes */
+    uint8_t cow : 1;    /* file section mapped copy-on-write (MAP_PRIVATE) */
+    uint8_t exec : 1;   /* section allows execute */
+    uint8_t reserve_only : 1; /* SEC_RESERVE: pages are committed on demand */
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -43,6 +49,9 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
 /* A section over the file behind handle h, for a mapping of the given kind. */
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
 void wm_backing_hold(struct wm_backing *b);
+/* Record that anonymous backing b holds a copy of origin's bytes from offset
+ * on (takes a reference on origin).  ENOMEM leaves b unchanged. */
+int wm_backing_set_origin(struct wm_backing *b, struct wm_backing *origin, uint64_t offset);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */
 DWORD wm_backing_access(const struct wm_backing *b);

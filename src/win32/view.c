@@ -213,9 +213,10 @@ int wm_materialize_view(uintptr_t vs)
     if (err)
         return err;
     nb->exec = first->backing->exec;
-    nb->origin = first->backing;
-    nb->origin_offset = view_offset(first);
-    wm_backing_hold(nb->origin);
+    if ((err = wm_backing_set_origin(nb, first->backing, view_offset(first)))) {
+        wm_backing_release(nb);
+        return err;
+    }
     char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
     if (!tmp) {
         err = wm_last_errno();
