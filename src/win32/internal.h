@@ -20,27 +20,26 @@ int wm_last_errno(void);
 /* ---- backing.c: what the bytes of a range come from ---- */
 enum { WM_B_ANON, WM_B_FILE };
 
-/* For the anonymous copy of a private file view (wm_materialize_view): the
- * file backing and the file offset of its byte 0, so the pages can still
- * revert to the file (MADV_DONTNEED).  Held by reference. */
-struct wm_origin {
-    struct wm_backing *backing;
-    uint64_t offset;
-};
-
-/* Every mapping has one: kept to 40 bytes (48 on the heap) because it counts
- * in the bookkeeping per mapping (bench/). */
 struct wm_backing {
     HANDLE section;     /* NULL when the file part is empty (all past EOF) */
     HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
     uint64_t size;      /* bytes the section covers (file: its size at creation) */
-    struct wm_origin *origin; /* rare, hence apart; NULL when none */
     long refs;          /* regions using it */
-    uint8_t kind : 1;   /* WM_B_* */
-    uint8_t writable : 1; /* section allows shared writes */
-    uint8_t cow : 1;    /* file section mapped copy-on-write (MAP_PRIVATE) */
-    uint8_t exec : 1;   /* section allows execute */
-    uint8_t reserve_only : 1; /* SEC_RESERVE: pages are committed on demand */
+    uint8_t kind;       /* WM_B_* */
+    uint8_t writable;   /* section allows shared writes */
+    uint8_t cow;        /* file section mapped copy-on-write (MAP_PRIVATE) */
+    uint8_t exec;       /* section allows execute */
+    uint8_t reserve_only; /* SEC_RESERVE: pages are committed on demand */
+    /* For the anonymous copy of a private file view (wm_materialize_view):
+     * the file backing and the file offset of its byte 0, so the pages can
+     * still revert to the file (MADV_DONTNEED).  Held by reference. */
+    struct wm_backing *origin;
+    uint64_t origin_offset;
+    /* File identity (volume serial, file index), known once has_id is set:
+     * finds every mapping of a file when it is truncated. */
+    uint64_t file_index;
+    uint32_t volume;
+    uint8_t has_id;
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -48,10 +47,12 @@ struct wm_backing {
 int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
 /* A section over the file behind handle h, for a mapping of the given kind. */
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
+/* Replace b's section by one of the file's current size (none if empty);
+ * views of the old section stay valid. */
+int wm_backing_reopen(struct wm_backing *b);
+/* Whether b maps the file fi describes (queries and caches b's identity). */
+bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi);
 void wm_backing_hold(struct wm_backing *b);
-/* Record that anonymous backing b holds a copy of origin's bytes from offset
- * on (takes a reference on origin).  ENOMEM leaves b unchanged. */
-int wm_backing_set_origin(struct wm_backing *b, struct wm_backing *origin, uint64_t offset);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */
 DWORD wm_backing_access(const struct wm_backing *b);
@@ -117,6 +118,10 @@ bool wm_lock_held_by_me(void);
 /* ---- view.c: regions inside Windows views ---- */
 struct wm_region *wm_region_new(void);
 void wm_region_free(struct wm_region *r);
+/* Byte offset in its backing of the start of the view holding r. */
+uint64_t wm_view_offset(const struct wm_region *r);
+/* Record [vs, ve) as the view of every region in [lo, hi). */
+void wm_set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve);
 /* Split the region containing addr at addr (no-op if addr is a region boundary or unmapped). */
 int wm_split_region_at(uintptr_t addr);
 /* Split the view containing addr at addr, invisibly to POSIX (data and
@@ -129,6 +134,9 @@ DWORD wm_win_prot(const struct wm_backing *b, int prot);
 size_t wm_region_mapped_len(const struct wm_region *r);
 /* Give [r->start, r->end) its protection (commit on demand where needed). */
 int wm_apply_prot(struct wm_region *r);
+/* wm_apply_prot for a region in a view just mapped: nothing to do when the
+ * view's initial access is the protection wanted. */
+int wm_apply_fresh_prot(struct wm_region *r);
 /* Apply protections to every region of the view starting at vstart. */
 int wm_apply_view_prots(uintptr_t vstart);
 /* Whether the view at vstart is copy-on-write and was ever writable. */
@@ -173,12 +181,11 @@ void wm_dump(FILE *out);
 /* Install the vectored exception handler (from wm_init). */
 void wm_fault_init(void);
 
-/* ---- file_growth.c ---- */
+/* ---- file_size.c: mapped files that change size ---- */
 /* Called by the fault handler for an access at addr inside a range past end
- * of file: if the file has grown since (write, ftruncate), map the newly
- * covered pages into every mapping of the file and return true so the access
- * is retried; false means the page is still past EOF (SIGBUS).  Takes the
- * engine lock itself. */
+ * of file: if the file has grown since (write, ftruncate), map the pages of
+ * that mapping the file now covers and return true so the access is retried;
+ * false means the page is still past EOF (SIGBUS).  Takes the engine lock. */
 bool wm_resolve_past_eof(uintptr_t addr);
 
 #endif

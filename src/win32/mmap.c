@@ -284,7 +284,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
         q->hi = q->file_end = a + rlen;
         struct piece p = {a, a + rlen, NULL, true};
         fill_region(r, q, &p);
-        if ((err = wm_apply_prot(r))) {
+        if ((err = wm_apply_fresh_prot(r))) {
             pl->free_view(a, rlen);
             wm_backing_release(q->b);
             wm_region_free(r);

@@ -32,6 +32,7 @@ void wm_sys_load(void)
     wm_sys.FlushViewOfFile = FlushViewOfFile;
     wm_sys.FlushFileBuffers = FlushFileBuffers;
     wm_sys.GetFileSizeEx = GetFileSizeEx;
+    wm_sys.GetFileInformationByHandle = GetFileInformationByHandle;
     wm_sys.VirtualLock = VirtualLock;
     wm_sys.VirtualUnlock = VirtualUnlock;
     wm_sys.VirtualAlloc2 = (wm_VirtualAlloc2_fn)(void (*)(void))lookup("VirtualAlloc2");

@@ -41,6 +41,7 @@ struct wm_sys {
     BOOL(WINAPI *FlushViewOfFile)(LPCVOID, SIZE_T);
     BOOL(WINAPI *FlushFileBuffers)(HANDLE);
     BOOL(WINAPI *GetFileSizeEx)(HANDLE, PLARGE_INTEGER);
+    BOOL(WINAPI *GetFileInformationByHandle)(HANDLE, LPBY_HANDLE_FILE_INFORMATION);
     BOOL(WINAPI *VirtualLock)(LPVOID, SIZE_T);
     BOOL(WINAPI *VirtualUnlock)(LPVOID, SIZE_T);
     /* Loaded at run time; NULL when absent. */

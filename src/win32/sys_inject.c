@@ -71,6 +71,11 @@ static BOOL WINAPI i_GetFileSizeEx(HANDLE f, PLARGE_INTEGER s)
     return hit() ? FALSE : real.GetFileSizeEx(f, s);
 }
 
+static BOOL WINAPI i_GetFileInformationByHandle(HANDLE f, LPBY_HANDLE_FILE_INFORMATION i)
+{
+    return hit() ? FALSE : real.GetFileInformationByHandle(f, i);
+}
+
 static BOOL WINAPI i_VirtualLock(LPVOID a, SIZE_T n)
 {
     return hit() ? FALSE : real.VirtualLock(a, n);
@@ -119,6 +124,7 @@ void wm_sys_inject_fail_at(long n)
     wm_sys.FlushViewOfFile = i_FlushViewOfFile;
     wm_sys.FlushFileBuffers = i_FlushFileBuffers;
     wm_sys.GetFileSizeEx = i_GetFileSizeEx;
+    wm_sys.GetFileInformationByHandle = i_GetFileInformationByHandle;
     wm_sys.VirtualLock = i_VirtualLock;
     if (real.VirtualAlloc2)
         wm_sys.VirtualAlloc2 = i_VirtualAlloc2;

@@ -28,14 +28,14 @@ static bool is_reserved(const struct wm_region *r)
 /* Bytes of the section the view starting with region r maps.  Less than the
  * view's extent for the last view of a file whose size is not a multiple of
  * the page size: Windows maps up to the section's end only. */
-static uint64_t view_offset(const struct wm_region *r)
+uint64_t wm_view_offset(const struct wm_region *r)
 {
     return r->offset - (r->start - r->vstart);
 }
 
 static size_t view_map_len(const struct wm_region *r)
 {
-    uint64_t off = view_offset(r), len = r->vend - r->vstart;
+    uint64_t off = wm_view_offset(r), len = r->vend - r->vstart;
     if (r->backing->size - off < len)
         len = r->backing->size - off;
     return (size_t)len;
@@ -43,11 +43,11 @@ static size_t view_map_len(const struct wm_region *r)
 
 static struct wm_maparg view_arg(const struct wm_region *r)
 {
-    struct wm_maparg m = {r->backing->section, view_offset(r), wm_backing_access(r->backing)};
+    struct wm_maparg m = {r->backing->section, wm_view_offset(r), wm_backing_access(r->backing)};
     return m;
 }
 
-static void set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve)
+void wm_set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve)
 {
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
@@ -101,6 +101,24 @@ int wm_apply_prot(struct wm_region *r)
         r->flags |= WM_R_COW_WRITTEN;
     if ((r->flags & WM_R_LOCKED) && r->prot != PROT_NONE)
         wm_sys.VirtualLock(a, len); /* best effort: the lock was granted before */
+    return 0;
+}
+
+int wm_apply_fresh_prot(struct wm_region *r)
+{
+    const struct wm_backing *b = r->backing;
+    DWORD a = wm_backing_access(b), fresh;
+    fresh = (a & FILE_MAP_COPY) == FILE_MAP_COPY && !(a & FILE_MAP_WRITE) ? PAGE_WRITECOPY
+            : (a & FILE_MAP_WRITE)                                        ? PAGE_READWRITE
+                                                                          : PAGE_READONLY;
+    if (a & FILE_MAP_EXECUTE)
+        fresh <<= 4;
+    /* A new view already has its section's access: one server round trip
+     * less under Wine when that is what was asked for. */
+    if (b->reserve_only || (r->flags & WM_R_LOCKED) || wm_win_prot(b, r->prot) != fresh)
+        return wm_apply_prot(r);
+    if (b->cow && (r->prot & PROT_WRITE))
+        r->flags |= WM_R_COW_WRITTEN;
     return 0;
 }
 
@@ -190,8 +208,8 @@ int wm_split_view_at(uintptr_t addr)
     }
     if (err)
         return err;
-    set_view(vs, addr, vs, addr);
-    set_view(addr, ve, addr, ve);
+    wm_set_view(vs, addr, vs, addr);
+    wm_set_view(addr, ve, addr, ve);
     if (!is_reserved(r)) {
         /* Fresh views come with the section's full access: put each region's
          * protection back. */
@@ -213,10 +231,9 @@ int wm_materialize_view(uintptr_t vs)
     if (err)
         return err;
     nb->exec = first->backing->exec;
-    if ((err = wm_backing_set_origin(nb, first->backing, view_offset(first)))) {
-        wm_backing_release(nb);
-        return err;
-    }
+    nb->origin = first->backing;
+    nb->origin_offset = wm_view_offset(first);
+    wm_backing_hold(nb->origin);
     char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
     if (!tmp) {
         err = wm_last_errno();

@@ -1,0 +1,238 @@
+/* Mapped files that change size.
+ *
+ * Growth: pages of a mapping wholly past end of file are kept reserved
+ * (WM_R_PAST_EOF).  When one is touched, the fault handler asks
+ * wm_resolve_past_eof(); if the file has grown meanwhile (write, ftruncate,
+ * another process) the pages the file now covers get a view of a new section
+ * of the file's current size, and the access is retried.
+ *
+ * Truncation: Windows refuses to shrink a file while a section larger than
+ * the new size exists (ERROR_USER_MAPPED_FILE).  winmmap_ftruncate (the
+ * ftruncate of <unistd.h> on Windows) unmaps every view of such a section,
+ * closes the sections, truncates, and maps the views again from sections of
+ * the new size; their pages wholly past the new end become reserved, so
+ * touching them raises SIGBUS as on POSIX.  Private pages of copy-on-write
+ * views are copied first (wm_materialize_view) and so survive. */
+#include "internal.h"
+
+#include <errno.h>
+#include <io.h>
+#include <stdlib.h>
+
+static int grow_into(uintptr_t addr)
+{
+    size_t page = wm_engine.page;
+    struct wm_region *r = wm_region_find(&wm_engine.regions, addr);
+    if (!r || !(r->flags & WM_R_PAST_EOF) || r->backing->kind != WM_B_FILE)
+        return ENXIO;
+    struct wm_backing *b = r->backing;
+    LARGE_INTEGER size;
+    if (!wm_sys.GetFileSizeEx(b->file, &size))
+        return wm_last_errno();
+    uint64_t fsize = (uint64_t)size.QuadPart;
+    uintptr_t lo = r->start;
+    uint64_t off = r->offset; /* file offset of lo */
+    if (fsize <= off + ((addr & ~(uintptr_t)(page - 1)) - lo))
+        return ENXIO; /* the touched page is still past end of file */
+    uint64_t covered = (fsize - off + page - 1) / page * page;
+    uintptr_t hi = covered < (uint64_t)(r->end - lo) ? lo + (uintptr_t)covered : r->end;
+    /* A new backing: the mapping's other views keep the old section, whose
+     * size their extent was computed from. */
+    struct wm_backing *nb;
+    int prot = (b->exec ? PROT_EXEC : 0) | (b->writable ? PROT_WRITE : 0);
+    int err = wm_backing_file(b->file, !b->cow, prot, &nb);
+    if (err)
+        return err;
+    if ((err = wm_isolate_range(lo, hi))) {
+        wm_merge_range(lo, hi);
+        wm_backing_release(nb);
+        return err;
+    }
+    struct wm_maparg m = {nb->section, off, wm_backing_access(nb)};
+    uint64_t len = nb->size - off < (uint64_t)(hi - lo) ? nb->size - off : hi - lo;
+    if ((err = wm_engine.place->map(lo, (size_t)len, &m))) {
+        wm_merge_range(lo, hi);
+        wm_backing_release(nb);
+        return err;
+    }
+    r = wm_region_find(&wm_engine.regions, lo);
+    wm_backing_release(r->backing);
+    r->backing = nb; /* takes over the creation reference */
+    r->flags &= (uint16_t)~WM_R_PAST_EOF;
+    wm_set_view(lo, hi, lo, hi);
+    return wm_apply_prot(r);
+}
+
+bool wm_resolve_past_eof(uintptr_t addr)
+{
+    wm_lock_exclusive();
+    int err = grow_into(addr);
+    wm_unlock_exclusive();
+    return err == 0;
+}
+
+/* ---- truncation ---- */
+
+static int set_size(HANDLE h, uint64_t len)
+{
+    FILE_END_OF_FILE_INFO eof = {{.QuadPart = (LONGLONG)len}};
+    if (SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof))
+        return 0;
+    /* Linux: EINVAL for a descriptor not open for writing. */
+    return GetLastError() == ERROR_ACCESS_DENIED ? EINVAL : wm_last_errno();
+}
+
+/* Views (by first region) mapping a section of the file larger than len. */
+static size_t affected_views(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len, uintptr_t *out)
+{
+    size_t n = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r))
+        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && wm_backing_is_file(r->backing, fi) &&
+            r->backing->size > len) {
+            if (out)
+                out[n] = r->start;
+            n++;
+        }
+    return n;
+}
+
+static int close_or_reopen(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len,
+                           bool reopen)
+{
+    if (!wm_backing_is_file(b, fi) || b->size <= len)
+        return 0;
+    if (reopen)
+        return wm_backing_reopen(b); /* now of the file's size: at most len */
+    if (b->section) {
+        wm_sys.CloseHandle(b->section);
+        b->section = NULL;
+    }
+    return 0;
+}
+
+/* Close (or open again at the file's current size) the sections of the file
+ * larger than len: of its mappings, and of the private copies' origins. */
+static int sections_larger_than(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len, bool reopen)
+{
+    int err = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        int e1 = close_or_reopen(r->backing, fi, len, reopen);
+        int e2 = close_or_reopen(r->backing->origin, fi, len, reopen);
+        if (!err)
+            err = e1 ? e1 : e2;
+    }
+    return err;
+}
+
+/* Map the view at vs again from its backing's (new) section; the pages
+ * wholly past the backing's end become reserved. */
+static int remap(uintptr_t vs)
+{
+    const struct wm_place *pl = wm_engine.place;
+    size_t page = wm_engine.page;
+    struct wm_region *r = wm_region_find(&wm_engine.regions, vs);
+    struct wm_backing *b = r->backing;
+    uintptr_t ve = r->vend;
+    uint64_t voff = wm_view_offset(r);
+    uintptr_t p = vs;
+    if (voff < b->size) {
+        uint64_t in = (b->size - voff + page - 1) / page * page;
+        p = in < (uint64_t)(ve - vs) ? vs + (uintptr_t)in : ve;
+    }
+    int err = 0;
+    if (p > vs && p < ve) {
+        if ((err = pl->split(vs, ve - vs, p - vs)) || (err = wm_split_region_at(p)))
+            return err;
+        wm_set_view(vs, p, vs, p);
+        wm_set_view(p, ve, p, ve);
+    }
+    for (r = wm_region_find(&wm_engine.regions, p); r && r->start < ve; r = wm_region_next(&wm_engine.regions, r))
+        r->flags |= WM_R_PAST_EOF;
+    /* Legacy unmapping leaves the range free: take the part past EOF again. */
+    if (p < ve && (err = pl->ensure_reserved(p, ve - p)))
+        return err;
+    if (p == vs)
+        return 0;
+    struct wm_maparg m = {b->section, voff, wm_backing_access(b)};
+    uint64_t len = b->size - voff < (uint64_t)(p - vs) ? b->size - voff : p - vs;
+    if ((err = pl->map(vs, (size_t)len, &m)))
+        return err;
+    return wm_apply_view_prots(vs);
+}
+
+static int truncate_mapped(HANDLE h, uint64_t len)
+{
+    BY_HANDLE_FILE_INFORMATION fi;
+    LARGE_INTEGER size;
+    if (!GetFileInformationByHandle(h, &fi) || !wm_sys.GetFileSizeEx(h, &size))
+        return wm_last_errno();
+    if (len >= (uint64_t)size.QuadPart)
+        return set_size(h, len); /* growing is allowed; mappings see it on access */
+    /* Private copies of copy-on-write views first: their pages are the
+     * process's own and stay (inside the new size; Linux drops the rest). */
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;) {
+        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && wm_backing_is_file(r->backing, &fi) &&
+            r->backing->cow && wm_view_has_private_pages(r->vstart)) {
+            int err = wm_materialize_view(r->vstart);
+            if (err)
+                return err;
+            r = wm_region_find(&wm_engine.regions, r->vstart);
+        }
+        r = wm_region_next(&wm_engine.regions, r);
+    }
+    size_t n = affected_views(&fi, len, NULL);
+    uintptr_t *views = malloc((n + 1) * sizeof *views);
+    if (!views)
+        return ENOMEM;
+    affected_views(&fi, len, views);
+    int err = 0;
+    size_t done;
+    for (done = 0; done < n && !err; done++) {
+        struct wm_region *r = wm_region_find(&wm_engine.regions, views[done]);
+        err = wm_engine.place->unmap(r->vstart, r->vend - r->vstart);
+    }
+    if (err) {
+        done--; /* the failed one is still mapped */
+    } else {
+        /* No view left: drop every section of the file that is too large
+         * (also those kept for reverting private copies), so Windows lets
+         * the file shrink. */
+        sections_larger_than(&fi, len, false);
+        err = set_size(h, len);
+    }
+    /* Sections of the file's size now (the new one, or the old one if the
+     * truncation failed), and every view mapped again. */
+    int err2 = sections_larger_than(&fi, len, true);
+    for (size_t i = 0; i < done; i++) {
+        int e = remap(views[i]);
+        if (!err2)
+            err2 = e;
+    }
+    for (size_t i = 0; i < done; i++)
+        wm_merge_range(views[i], views[i]);
+    free(views);
+    return err ? err : err2;
+}
+
+int winmmap_ftruncate(int fd, int64_t len)
+{
+    wm_init();
+    intptr_t osf = _get_osfhandle(fd);
+    int err = 0;
+    if (osf == -1 || osf == -2)
+        err = EBADF;
+    else if (len < 0 || GetFileType((HANDLE)osf) != FILE_TYPE_DISK)
+        err = EINVAL;
+    if (!err) {
+        wm_lock_exclusive();
+        err = truncate_mapped((HANDLE)osf, (uint64_t)len);
+        wm_unlock_exclusive();
+    }
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,196 @@
+/* mremap (Linux): shrink, grow in place, move, MREMAP_FIXED, MREMAP_DONTUNMAP. */
+#define _GNU_SOURCE
+#include "wmtest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RW (PROT_READ | PROT_WRITE)
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+
+static int is_free(void *p, size_t len)
+{
+    void *q = mmap(p, len, PROT_READ, ANON | MAP_FIXED_NOREPLACE, -1, 0);
+    if (q == MAP_FAILED)
+        return 0;
+    munmap(q, len);
+    return q == p;
+}
+
+static unsigned char *filled(size_t len, unsigned char seed)
+{
+    unsigned char *p = mmap(NULL, len, RW, ANON, -1, 0);
+    if (p != MAP_FAILED)
+        for (size_t i = 0; i < len; i++)
+            p[i] = wmt_pattern(i, seed);
+    return p;
+}
+
+void test_mremap__shrink_in_place_keeps_data(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(4 * pg, 1);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_PTR_EQ(mremap(p, 4 * pg, 2 * pg, 0), p);
+    WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 1));
+    WMT_TRUE(is_free(p + 2 * pg, 2 * pg));
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(p, 2 * pg);
+}
+
+void test_mremap__grow_in_place_when_the_next_pages_are_free(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(4 * pg, 2);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(munmap(p + 2 * pg, 2 * pg) == 0);
+    WMT_PTR_EQ(mremap(p, 2 * pg, 4 * pg, 0), p);
+    WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 2));
+    WMT_EQ(p[3 * pg + 7], 0);
+    p[3 * pg + 7] = 1;
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(p, 4 * pg);
+}
+
+void test_mremap__grow_blocked_without_maymove_enomem(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(4 * pg, 3);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(munmap(p + 2 * pg, 2 * pg) == 0);
+    void *q = mmap(p + 2 * pg, pg, PROT_READ, ANON | MAP_FIXED_NOREPLACE, -1, 0);
+    WMT_REQUIRE(q == p + 2 * pg);
+    WMT_ERRNO(mremap(p, 2 * pg, 4 * pg, 0), MAP_FAILED, ENOMEM);
+    WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 3));
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(p, 3 * pg);
+}
+
+void test_mremap__maymove_moves_with_data_and_protection(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(3 * pg, 4);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(munmap(p + 2 * pg, pg) == 0);
+    void *q = mmap(p + 2 * pg, pg, PROT_READ, ANON | MAP_FIXED_NOREPLACE, -1, 0);
+    WMT_REQUIRE(q == p + 2 * pg);
+    unsigned char *r = mremap(p, 2 * pg, 5 * pg, MREMAP_MAYMOVE);
+    WMT_REQUIRE(r != MAP_FAILED);
+    WMT_TRUE(r != p);
+    WMT_TRUE(wmt_has_pattern(r, 2 * pg, 0, 4));
+    WMT_EQ(r[4 * pg], 0);
+    r[0] = 9;      /* still writable */
+    r[4 * pg] = 9; /* the new pages too */
+    WMT_TRUE(is_free(p, 2 * pg));
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(r, 5 * pg);
+    munmap(q, pg);
+}
+
+void test_mremap__moved_shared_file_mapping_still_writes_the_file(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(4 * pg, 5, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    /* Three pages: the file over the first two, the third blocks growth. */
+    unsigned char *p = mmap(NULL, 3 * pg, PROT_READ, ANON, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(mmap(p, 2 * pg, RW, MAP_SHARED | MAP_FIXED, fd, 0) == p);
+    void *q = p + 2 * pg;
+    unsigned char *r = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
+    WMT_REQUIRE(r != MAP_FAILED);
+    WMT_TRUE(wmt_has_pattern(r, 4 * pg, 0, 5));
+    r[3 * pg + 1] = 0x77;
+    unsigned char c;
+    WMT_EQ(wmt_pread(fd, &c, 1, 3 * (long long)pg + 1), 1);
+    WMT_EQ(c, 0x77);
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(r, 4 * pg);
+    munmap(q, pg);
+    close(fd);
+}
+
+void test_mremap__moved_private_file_mapping_keeps_its_private_pages(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(3 * pg, 6, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 3 * pg, PROT_READ, ANON, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(mmap(p, 2 * pg, RW, MAP_PRIVATE | MAP_FIXED, fd, 0) == p);
+    void *q = p + 2 * pg;
+    p[5] = 0x55;
+    unsigned char *r = mremap(p, 2 * pg, 3 * pg, MREMAP_MAYMOVE);
+    WMT_REQUIRE(r != MAP_FAILED);
+    WMT_EQ(r[5], 0x55);
+    WMT_TRUE(wmt_has_pattern(r + pg, 2 * pg, pg, 6));
+    unsigned char c;
+    WMT_EQ(wmt_pread(fd, &c, 1, 5), 1);
+    WMT_EQ(c, wmt_pattern(5, 6)); /* the file never saw the private write */
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(r, 3 * pg);
+    munmap(q, pg);
+    close(fd);
+}
+
+void test_mremap__fixed_moves_to_the_given_address(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(2 * pg, 7);
+    unsigned char *t = mmap(NULL, 2 * pg, PROT_READ, ANON, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED && t != MAP_FAILED);
+    WMT_PTR_EQ(mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, t), t);
+    WMT_TRUE(wmt_has_pattern(t, 2 * pg, 0, 7));
+    WMT_TRUE(is_free(p, 2 * pg));
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(t, 2 * pg);
+}
+
+/* Some Linux kernels (this sandbox's among them) refuse MREMAP_DONTUNMAP. */
+const char *wmt_dontunmap_refused(void)
+{
+#ifndef _WIN32
+    void *p = mmap(NULL, 4096, RW, ANON, -1, 0);
+    void *r = mremap(p, 4096, 4096, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    munmap(p, 4096);
+    if (r == MAP_FAILED)
+        return "this kernel refuses MREMAP_DONTUNMAP on private anonymous memory";
+    munmap(r, 4096);
+#endif
+    return NULL;
+}
+
+void test_mremap__dontunmap_leaves_the_old_range_empty(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(2 * pg, 8);
+    WMT_REQUIRE(p != MAP_FAILED);
+    unsigned char *r = mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    WMT_REQUIRE(r != MAP_FAILED);
+    WMT_TRUE(r != p);
+    WMT_TRUE(wmt_has_pattern(r, 2 * pg, 0, 8));
+    WMT_EQ(p[10], 0); /* still mapped, its pages gone */
+    WMT_EQ(p[pg + 10], 0);
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(r, 2 * pg);
+    munmap(p, 2 * pg);
+}
+
+void test_mremap__bad_arguments(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = filled(2 * pg, 9);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_ERRNO(mremap(p + 1, pg, 2 * pg, MREMAP_MAYMOVE), MAP_FAILED, EINVAL);
+    WMT_ERRNO(mremap(p, pg, 2 * pg, 0x100), MAP_FAILED, EINVAL);
+    WMT_ERRNO(mremap(p, pg, 2 * pg, MREMAP_FIXED, p + 8 * pg), MAP_FAILED, EINVAL);
+    WMT_ERRNO(mremap(p, pg, 0, MREMAP_MAYMOVE), MAP_FAILED, EINVAL);
+    WMT_ERRNO(mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, p + pg), MAP_FAILED, EINVAL);
+    WMT_REQUIRE(munmap(p + pg, pg) == 0);
+    WMT_ERRNO(mremap(p, 2 * pg, 3 * pg, MREMAP_MAYMOVE), MAP_FAILED, EFAULT);
+    WMT_TRUE(wmt_has_pattern(p, pg, 0, 9));
+    munmap(p, pg);
+}
