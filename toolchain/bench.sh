@@ -26,13 +26,21 @@ for run in "8 legacy" "10 exact" "10 legacy"; do
     WINMMAP_WINE=$1 WINMMAP_STRATEGY=$2 WINMMAP_PREFIX_DIR=$build/win \
         "$here/wine-run.sh" "$build/win/bench/winmmap_bench.exe" "${smoke[@]}" --label "wine$1" --csv results.csv
 done
+# Debian's matplotlib, for Debian's python3 (a pyenv python3 earlier on PATH
+# would not see it).
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+echo
+echo "==== all runs: winmmap / raw Win32 (native: winmmap time); N/1k cost ratios; bytes ===="
+"$py" "$top/bench/table.py" "$csv"
 [ ${#smoke[@]} -eq 0 ] || exit 0
 
 cp "$csv" "$top/bench/results.csv"
-py=/usr/bin/python3 # Debian's, where apt installs matplotlib
-if ! $py -c 'import matplotlib' 2>/dev/null; then
+if ! "$py" -c 'import matplotlib' 2>/dev/null; then
     echo "[bench] installing python3-matplotlib for the plot"
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q python3-matplotlib >/dev/null; else sudo apt-get install -y -q python3-matplotlib >/dev/null; fi
+    apt-get install -y -q python3-matplotlib >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q python3-matplotlib >/dev/null 2>&1; } ||
+        echo "[bench] python3-matplotlib not available: plot.py draws a plain chart itself"
 fi
-$py "$top/bench/plot.py" "$top/bench/results.csv" "$top/bench/results.png"
+"$py" "$top/bench/plot.py" "$top/bench/results.csv" "$top/bench/results.png"
 echo "[bench] wrote bench/results.csv and bench/results.png"
