@@ -63,9 +63,7 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
         goto fail;
     }
     /* Only the size, from the caller's handle: Wine has its descriptor
-     * cached, not our fresh duplicate's.  The file's identity costs Wine
-     * several server round trips and is needed only when a file is
-     * truncated (wm_backing_is_file). */
+     * cached, not our fresh duplicate's. */
     if (!wm_sys.GetFileSizeEx(h, &size)) {
         err = wm_last_errno();
         goto fail;
@@ -119,25 +117,14 @@ int wm_backing_reopen(struct wm_backing *b)
     return 0;
 }
 
-int wm_backing_identity(struct wm_backing *b)
+int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *index)
 {
-    if (!b->has_id) {
-        BY_HANDLE_FILE_INFORMATION mine;
-        if (!wm_sys.GetFileInformationByHandle(b->file, &mine))
-            return wm_last_errno();
-        b->volume = mine.dwVolumeSerialNumber;
-        b->file_index = (uint64_t)mine.nFileIndexHigh << 32 | mine.nFileIndexLow;
-        b->has_id = 1;
-    }
+    BY_HANDLE_FILE_INFORMATION fi;
+    if (!wm_sys.GetFileInformationByHandle(b->file, &fi))
+        return wm_last_errno();
+    *volume = fi.dwVolumeSerialNumber;
+    *index = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;
     return 0;
-}
-
-bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi)
-{
-    if (!b || b->kind != WM_B_FILE || wm_backing_identity(b))
-        return false;
-    return b->volume == fi->dwVolumeSerialNumber &&
-           b->file_index == ((uint64_t)fi->nFileIndexHigh << 32 | fi->nFileIndexLow);
 }
 
 void wm_backing_hold(struct wm_backing *b)

@@ -73,6 +73,32 @@ bool wm_resolve_past_eof(uintptr_t addr)
 
 /* ---- truncation ---- */
 
+/* Set the match bit of every backing (and private copy's origin) that maps
+ * the file fi describes; clear it on the others. */
+static int mark_file(const BY_HANDLE_FILE_INFORMATION *fi)
+{
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        struct wm_backing *bs[2] = {r->backing, r->backing->origin};
+        for (int i = 0; i < 2; i++) {
+            struct wm_backing *b = bs[i];
+            uint32_t volume;
+            uint64_t index;
+            if (!b)
+                continue;
+            b->match = 0;
+            if (b->kind != WM_B_FILE)
+                continue;
+            int err = wm_backing_identity(b, &volume, &index);
+            if (err)
+                return err;
+            b->match = volume == fi->dwVolumeSerialNumber &&
+                       index == ((uint64_t)fi->nFileIndexHigh << 32 | fi->nFileIndexLow);
+        }
+    }
+    return 0;
+}
+
 static int set_size(HANDLE h, uint64_t len)
 {
     FILE_END_OF_FILE_INFO eof = {{.QuadPart = (LONGLONG)len}};
@@ -83,12 +109,12 @@ static int set_size(HANDLE h, uint64_t len)
 }
 
 /* Views (by first region) mapping a section of the file larger than len. */
-static size_t affected_views(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len, uintptr_t *out)
+static size_t affected_views(uint64_t len, uintptr_t *out)
 {
     size_t n = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r))
-        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && wm_backing_is_file(r->backing, fi) &&
+        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && r->backing->match &&
             r->backing->size > len) {
             if (out)
                 out[n] = r->start;
@@ -97,10 +123,9 @@ static size_t affected_views(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len,
     return n;
 }
 
-static int close_or_reopen(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len,
-                           bool reopen)
+static int close_or_reopen(struct wm_backing *b, uint64_t len, bool reopen)
 {
-    if (!wm_backing_is_file(b, fi) || b->size <= len)
+    if (!b || !b->match || b->size <= len)
         return 0;
     if (reopen) {
         int err = wm_backing_reopen(b); /* now of the file's size */
@@ -115,13 +140,13 @@ static int close_or_reopen(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATIO
 
 /* Close (or open again at the file's current size) the sections of the file
  * larger than len: of its mappings, and of the private copies' origins. */
-static int sections_larger_than(const BY_HANDLE_FILE_INFORMATION *fi, uint64_t len, bool reopen)
+static int sections_larger_than(uint64_t len, bool reopen)
 {
     int err = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r)) {
-        int e1 = close_or_reopen(r->backing, fi, len, reopen);
-        int e2 = close_or_reopen(r->backing->origin, fi, len, reopen);
+        int e1 = close_or_reopen(r->backing, len, reopen);
+        int e2 = close_or_reopen(r->backing->origin, len, reopen);
         if (!err)
             err = e1 ? e1 : e2;
     }
@@ -176,10 +201,13 @@ static int truncate_mapped(HANDLE h, uint64_t len)
         return wm_last_errno();
     if (len >= (uint64_t)size.QuadPart)
         return set_size(h, len); /* growing is allowed; mappings see it on access */
+    int err = mark_file(&fi);
+    if (err)
+        return err;
     /* Private copies of copy-on-write views first: their pages are the
      * process's own and stay (inside the new size; Linux drops the rest). */
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;) {
-        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && wm_backing_is_file(r->backing, &fi) &&
+        if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && r->backing->match &&
             r->backing->cow && wm_view_has_private_pages(r->vstart)) {
             int err = wm_materialize_view(r->vstart);
             if (err)
@@ -188,12 +216,10 @@ static int truncate_mapped(HANDLE h, uint64_t len)
         }
         r = wm_region_next(&wm_engine.regions, r);
     }
-    size_t n = affected_views(&fi, len, NULL);
-    uintptr_t *views = malloc((n + 1) * sizeof *views);
+    uintptr_t *views = malloc((wm_engine.regions.count + 1) * sizeof *views);
     if (!views)
         return ENOMEM;
-    affected_views(&fi, len, views);
-    int err = 0;
+    size_t n = affected_views(len, views);
     size_t done;
     for (done = 0; done < n && !err; done++) {
         struct wm_region *r = wm_region_find(&wm_engine.regions, views[done]);
@@ -205,12 +231,12 @@ static int truncate_mapped(HANDLE h, uint64_t len)
         /* No view left: drop every section of the file that is too large
          * (also those kept for reverting private copies), so Windows lets
          * the file shrink. */
-        sections_larger_than(&fi, len, false);
+        sections_larger_than(len, false);
         err = set_size(h, len);
     }
     /* Sections of the file's size now (the new one, or the old one if the
      * truncation failed), and every view mapped again. */
-    int err2 = sections_larger_than(&fi, len, true);
+    int err2 = sections_larger_than(len, true);
     for (size_t i = 0; i < done; i++) {
         int e = remap(views[i]);
         if (!err2)

@@ -24,22 +24,18 @@ struct wm_backing {
     HANDLE section;     /* NULL when the file part is empty (all past EOF) */
     HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
     uint64_t size;      /* bytes the section covers (file: its size at creation) */
-    long refs;          /* regions using it */
-    uint8_t kind;       /* WM_B_* */
-    uint8_t writable;   /* section allows shared writes */
-    uint8_t cow;        /* file section mapped copy-on-write (MAP_PRIVATE) */
-    uint8_t exec;       /* section allows execute */
-    uint8_t reserve_only; /* SEC_RESERVE: pages are committed on demand */
     /* For the anonymous copy of a private file view (wm_materialize_view):
      * the file backing and the file offset of its byte 0, so the pages can
      * still revert to the file (MADV_DONTNEED).  Held by reference. */
     struct wm_backing *origin;
     uint64_t origin_offset;
-    /* File identity (volume serial, file index), known once has_id is set:
-     * finds every mapping of a file when it is truncated. */
-    uint64_t file_index;
-    uint32_t volume;
-    uint8_t has_id;
+    int32_t refs;               /* regions using it */
+    uint8_t kind : 1;           /* WM_B_* */
+    uint8_t writable : 1;       /* section allows shared writes */
+    uint8_t cow : 1;            /* file section mapped copy-on-write (MAP_PRIVATE) */
+    uint8_t exec : 1;           /* section allows execute */
+    uint8_t reserve_only : 1;   /* SEC_RESERVE: pages are committed on demand */
+    uint8_t match : 1;          /* scratch: maps the file being truncated (file_size.c) */
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -50,10 +46,10 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
 /* Replace b's section by one of the file's current size (none if empty);
  * views of the old section stay valid. */
 int wm_backing_reopen(struct wm_backing *b);
-/* Query (once) the identity of b's file: volume and file_index. */
-int wm_backing_identity(struct wm_backing *b);
-/* Whether b maps the file fi describes (queries and caches b's identity). */
-bool wm_backing_is_file(struct wm_backing *b, const BY_HANDLE_FILE_INFORMATION *fi);
+/* The identity of the file behind b (volume serial, file index).  Queried
+ * when needed (truncation, mremap), not kept: it costs Wine ~190 us and
+ * every mapping 16 bytes more. */
+int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *index);
 void wm_backing_hold(struct wm_backing *b);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */

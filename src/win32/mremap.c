@@ -30,6 +30,8 @@ struct piece {
 
 struct old_mapping {
     bool shared, anon;
+    uint32_t volume; /* the file's identity */
+    uint64_t index;
     HANDLE file;   /* NULL for anonymous memory */
     uint64_t off;  /* file offset of the first page */
     size_t n;
@@ -71,7 +73,7 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
             fb = file_of(first, &m->off);
             if (!fb)
                 err = EFAULT;
-            else if (!(err = wm_backing_identity(fb)))
+            else if (!(err = wm_backing_identity(fb, &m->volume, &m->index)))
                 m->file = fb->file;
         }
     }
@@ -81,14 +83,15 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
         err = ENOMEM;
     size_t i = 0;
     for (struct wm_region *r = first; !err && r && r->start < hi; r = wm_region_next(&wm_engine.regions, r), i++) {
-        uint64_t off;
+        uint64_t off, index;
+        uint32_t volume;
         struct wm_backing *b;
         if (((r->flags & WM_R_SHARED) != 0) != m->shared || ((r->flags & WM_R_ANON) != 0) != m->anon)
             err = EFAULT; /* more than one mapping */
         else if (!m->anon && !(b = file_of(r, &off)))
             err = EFAULT;
-        else if (!m->anon && !(err = wm_backing_identity(b)) &&
-                 (b->volume != fb->volume || b->file_index != fb->file_index || off != m->off + (r->start - lo)))
+        else if (!m->anon && !(err = wm_backing_identity(b, &volume, &index)) &&
+                 (volume != m->volume || index != m->index || off != m->off + (r->start - lo)))
             err = EFAULT; /* another file, or not the next offsets */
         uintptr_t s = r->start < lo ? lo : r->start, e = r->end > hi ? hi : r->end;
         size_t mapped = wm_region_mapped_len(r);
