@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <winmmap.h>
 
@@ -174,4 +175,13 @@ long wmt_handle_count(void)
     closedir(d);
     return n;
 #endif
+}
+
+unsigned char *wmt_anon_filled(size_t len, unsigned char seed)
+{
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED)
+        for (size_t i = 0; i < len; i++)
+            p[i] = wmt_pattern(i, seed);
+    return p;
 }

@@ -20,19 +20,10 @@ static int is_free(void *p, size_t len)
     return q == p;
 }
 
-static unsigned char *filled(size_t len, unsigned char seed)
-{
-    unsigned char *p = mmap(NULL, len, RW, ANON, -1, 0);
-    if (p != MAP_FAILED)
-        for (size_t i = 0; i < len; i++)
-            p[i] = wmt_pattern(i, seed);
-    return p;
-}
-
 void test_mremap__shrink_in_place_keeps_data(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(4 * pg, 1);
+    unsigned char *p = wmt_anon_filled(4 * pg, 1);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_PTR_EQ(mremap(p, 4 * pg, 2 * pg, 0), p);
     WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 1));
@@ -44,7 +35,7 @@ void test_mremap__shrink_in_place_keeps_data(void)
 void test_mremap__grow_in_place_when_the_next_pages_are_free(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(4 * pg, 2);
+    unsigned char *p = wmt_anon_filled(4 * pg, 2);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_REQUIRE(munmap(p + 2 * pg, 2 * pg) == 0);
     WMT_PTR_EQ(mremap(p, 2 * pg, 4 * pg, 0), p);
@@ -58,7 +49,7 @@ void test_mremap__grow_in_place_when_the_next_pages_are_free(void)
 void test_mremap__grow_blocked_without_maymove_enomem(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(4 * pg, 3);
+    unsigned char *p = wmt_anon_filled(4 * pg, 3);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_REQUIRE(munmap(p + 2 * pg, 2 * pg) == 0);
     void *q = mmap(p + 2 * pg, pg, PROT_READ, ANON | MAP_FIXED_NOREPLACE, -1, 0);
@@ -72,7 +63,7 @@ void test_mremap__grow_blocked_without_maymove_enomem(void)
 void test_mremap__maymove_moves_with_data_and_protection(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(3 * pg, 4);
+    unsigned char *p = wmt_anon_filled(3 * pg, 4);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_REQUIRE(munmap(p + 2 * pg, pg) == 0);
     void *q = mmap(p + 2 * pg, pg, PROT_READ, ANON | MAP_FIXED_NOREPLACE, -1, 0);
@@ -139,7 +130,7 @@ void test_mremap__moved_private_file_mapping_keeps_its_private_pages(void)
 void test_mremap__fixed_moves_to_the_given_address(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(2 * pg, 7);
+    unsigned char *p = wmt_anon_filled(2 * pg, 7);
     unsigned char *t = mmap(NULL, 2 * pg, PROT_READ, ANON, -1, 0);
     WMT_REQUIRE(p != MAP_FAILED && t != MAP_FAILED);
     WMT_PTR_EQ(mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, t), t);
@@ -166,7 +157,7 @@ const char *wmt_dontunmap_refused(void)
 void test_mremap__dontunmap_leaves_the_old_range_empty(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(2 * pg, 8);
+    unsigned char *p = wmt_anon_filled(2 * pg, 8);
     WMT_REQUIRE(p != MAP_FAILED);
     unsigned char *r = mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
     WMT_REQUIRE(r != MAP_FAILED);
@@ -182,7 +173,7 @@ void test_mremap__dontunmap_leaves_the_old_range_empty(void)
 void test_mremap__bad_arguments(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = filled(2 * pg, 9);
+    unsigned char *p = wmt_anon_filled(2 * pg, 9);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_ERRNO(mremap(p + 1, pg, 2 * pg, MREMAP_MAYMOVE), MAP_FAILED, EINVAL);
     WMT_ERRNO(mremap(p, pg, 2 * pg, 0x100), MAP_FAILED, EINVAL);

@@ -8,19 +8,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static unsigned char *anon_filled(size_t len, unsigned char seed)
-{
-    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p != MAP_FAILED)
-        for (size_t i = 0; i < len; i++)
-            p[i] = wmt_pattern(i, seed);
-    return p;
-}
-
 void test_munmap__middle_of_mapping_keeps_both_ends(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = anon_filled(5 * pg, 1);
+    unsigned char *p = wmt_anon_filled(5 * pg, 1);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_EQ(munmap(p + pg, 2 * pg), 0);
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 1));
@@ -36,7 +27,7 @@ void test_munmap__middle_of_mapping_keeps_both_ends(void)
 void test_munmap__split_keeps_protection_of_each_part(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = anon_filled(4 * pg, 2);
+    unsigned char *p = wmt_anon_filled(4 * pg, 2);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_EQ(mprotect(p, pg, PROT_READ), 0);
     WMT_EQ(munmap(p + 2 * pg, pg), 0);
@@ -88,7 +79,7 @@ void test_munmap__shared_file_split_keeps_sharing(void)
 void test_munmap__across_several_mappings_and_holes(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = anon_filled(8 * pg, 5);
+    unsigned char *p = wmt_anon_filled(8 * pg, 5);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_EQ(munmap(p + 2 * pg, pg), 0); /* hole */
     unsigned char *q = mmap(p + 4 * pg, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -104,7 +95,7 @@ void test_munmap__across_several_mappings_and_holes(void)
 void test_munmap__unmapped_range_succeeds(void)
 {
     size_t pg = wmt_page();
-    unsigned char *p = anon_filled(pg, 6);
+    unsigned char *p = wmt_anon_filled(pg, 6);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_EQ(munmap(p, pg), 0);
     WMT_EQ(munmap(p, pg), 0);
@@ -112,7 +103,7 @@ void test_munmap__unmapped_range_succeeds(void)
 
 void test_munmap__zero_length_einval(void)
 {
-    unsigned char *p = anon_filled(wmt_page(), 7);
+    unsigned char *p = wmt_anon_filled(wmt_page(), 7);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_ERRNO(munmap(p, 0), -1, EINVAL);
     munmap(p, wmt_page());
@@ -120,7 +111,7 @@ void test_munmap__zero_length_einval(void)
 
 void test_munmap__unaligned_address_einval(void)
 {
-    unsigned char *p = anon_filled(wmt_page(), 7);
+    unsigned char *p = wmt_anon_filled(wmt_page(), 7);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_ERRNO(munmap(p + 1, 10), -1, EINVAL);
     munmap(p, wmt_page());

@@ -76,6 +76,9 @@ size_t wmt_page(void);
  * NULL) and is removed by wmt_cleanup_files() after each test. */
 int wmt_temp_file(size_t len, unsigned char seed, int oflags, char *path, size_t pathlen);
 unsigned char wmt_pattern(size_t i, unsigned char seed);
+/* A new private anonymous read-write mapping of len bytes holding the
+ * pattern (MAP_FAILED if mmap fails). */
+unsigned char *wmt_anon_filled(size_t len, unsigned char seed);
 /* True if [p, p+len) holds the pattern starting at index first. */
 int wmt_has_pattern(const void *p, size_t len, size_t first, unsigned char seed);
 /* Size of the file at fd (fstat). */
