@@ -25,10 +25,14 @@ static int lock_pages(void *a, size_t len)
         return wm_last_errno();
     SIZE_T lo, hi;
     HANDLE self = GetCurrentProcess();
-    if (!GetProcessWorkingSetSize(self, &lo, &hi) ||
-        !SetProcessWorkingSetSize(self, lo + len, hi > lo + len ? hi + len : lo + 2 * len))
+    if (!wm_sys.GetProcessWorkingSetSize(self, &lo, &hi) ||
+        !wm_sys.SetProcessWorkingSetSize(self, lo + len, hi > lo + len ? hi + len : lo + 2 * len))
         return ENOMEM; /* Linux: over the locked-memory limit */
-    return wm_sys.VirtualLock(a, len) ? 0 : wm_last_errno();
+    if (wm_sys.VirtualLock(a, len))
+        return 0;
+    int err = wm_last_errno();
+    wm_sys.SetProcessWorkingSetSize(self, lo, hi); /* a failed call leaves the quota as it was */
+    return err;
 }
 
 /* Lock every page of [lo, hi) that is not locked yet; on failure unlock

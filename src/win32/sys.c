@@ -35,6 +35,8 @@ void wm_sys_load(void)
     wm_sys.GetFileInformationByHandle = GetFileInformationByHandle;
     wm_sys.VirtualLock = VirtualLock;
     wm_sys.VirtualUnlock = VirtualUnlock;
+    wm_sys.GetProcessWorkingSetSize = GetProcessWorkingSetSize;
+    wm_sys.SetProcessWorkingSetSize = SetProcessWorkingSetSize;
     wm_sys.VirtualAlloc2 = (wm_VirtualAlloc2_fn)(void (*)(void))lookup("VirtualAlloc2");
     wm_sys.MapViewOfFile3 = (wm_MapViewOfFile3_fn)(void (*)(void))lookup("MapViewOfFile3");
     wm_sys.UnmapViewOfFile2 = (wm_UnmapViewOfFile2_fn)(void (*)(void))lookup("UnmapViewOfFile2");

@@ -44,6 +44,8 @@ struct wm_sys {
     BOOL(WINAPI *GetFileInformationByHandle)(HANDLE, LPBY_HANDLE_FILE_INFORMATION);
     BOOL(WINAPI *VirtualLock)(LPVOID, SIZE_T);
     BOOL(WINAPI *VirtualUnlock)(LPVOID, SIZE_T);
+    BOOL(WINAPI *GetProcessWorkingSetSize)(HANDLE, PSIZE_T, PSIZE_T);
+    BOOL(WINAPI *SetProcessWorkingSetSize)(HANDLE, SIZE_T, SIZE_T);
     /* Loaded at run time; NULL when absent. */
     wm_VirtualAlloc2_fn VirtualAlloc2;
     wm_MapViewOfFile3_fn MapViewOfFile3;

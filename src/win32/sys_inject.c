@@ -81,6 +81,16 @@ static BOOL WINAPI i_VirtualLock(LPVOID a, SIZE_T n)
     return hit() ? FALSE : real.VirtualLock(a, n);
 }
 
+static BOOL WINAPI i_GetProcessWorkingSetSize(HANDLE p, PSIZE_T lo, PSIZE_T hi)
+{
+    return hit() ? FALSE : real.GetProcessWorkingSetSize(p, lo, hi);
+}
+
+static BOOL WINAPI i_SetProcessWorkingSetSize(HANDLE p, SIZE_T lo, SIZE_T hi)
+{
+    return hit() ? FALSE : real.SetProcessWorkingSetSize(p, lo, hi);
+}
+
 static PVOID WINAPI i_VirtualAlloc2(HANDLE p, PVOID a, SIZE_T n, ULONG t, ULONG pr, void *x, ULONG c)
 {
     return hit() ? NULL : real.VirtualAlloc2(p, a, n, t, pr, x, c);
@@ -126,6 +136,8 @@ void wm_sys_inject_fail_at(long n)
     wm_sys.GetFileSizeEx = i_GetFileSizeEx;
     wm_sys.GetFileInformationByHandle = i_GetFileInformationByHandle;
     wm_sys.VirtualLock = i_VirtualLock;
+    wm_sys.GetProcessWorkingSetSize = i_GetProcessWorkingSetSize;
+    wm_sys.SetProcessWorkingSetSize = i_SetProcessWorkingSetSize;
     if (real.VirtualAlloc2)
         wm_sys.VirtualAlloc2 = i_VirtualAlloc2;
     if (real.MapViewOfFile3)
