@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
 
 #define RW (PROT_READ | PROT_WRITE)
 
@@ -130,4 +133,33 @@ void test_mlock__map_locked_maps_locked_memory(void)
     WMT_EQ(p[pg], 0);
     WMT_TRUE(wmt_audit() == NULL);
     munmap(p, 2 * pg);
+}
+
+/* 16 MiB: far above Windows' default minimum working set (about 200 KiB), so
+ * VirtualLock needs the quota raised. */
+#define BIG_LOCK ((size_t)16 << 20)
+
+const char *wmt_memlock_limited(void)
+{
+#ifndef _WIN32
+    struct rlimit rl;
+    if (geteuid() != 0 && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < BIG_LOCK)
+        return "RLIMIT_MEMLOCK is below 16 MiB for this unprivileged user (Linux: ENOMEM/EPERM)";
+#endif
+    return NULL;
+}
+
+void test_mlock__large_range_grows_the_quota(void)
+{
+    unsigned char *p = mmap(NULL, BIG_LOCK, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    memset(p, 0x5a, BIG_LOCK);
+    WMT_EQ(mlock(p, BIG_LOCK), 0);
+    WMT_ERRNO(madvise(p, wmt_page(), MADV_DONTNEED), -1, EINVAL); /* it is locked */
+    WMT_EQ(p[0], 0x5a);
+    WMT_EQ(p[BIG_LOCK - 1], 0x5a);
+    WMT_EQ(munlock(p, BIG_LOCK), 0);
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(p, BIG_LOCK);
 }

@@ -68,6 +68,7 @@ const char *wmt_native_only(void);
 const char *wmt_exact_only(void);    /* needs 4 KiB placement */
 const char *wmt_not_root(void);      /* permission bits do not bind root */
 const char *wmt_dontunmap_refused(void); /* test_mremap.c */
+const char *wmt_memlock_limited(void);   /* test_lock.c */
 
 /* Page size in use. */
 size_t wmt_page(void);
