@@ -136,3 +136,4 @@ WMT(mremap, dontunmap_leaves_the_old_range_empty, wmt_dontunmap_refused, "MREMAP
 WMT(mremap, bad_arguments, NULL, "mremap: unaligned address, unknown flags, FIXED without MAYMOVE, size 0, overlap give EINVAL; unmapped pages EFAULT")
 WMT(engine, failed_truncate_and_mremap_change_nothing, wmt_windows_only, "ftruncate of a mapped file and a moving mremap failing at any Win32 call change nothing and leak nothing")
 WMT(mlock, large_range_grows_the_quota, wmt_memlock_limited, "mlock of 16 MiB succeeds: the working-set quota grows as needed")
+WMT(mlock, mremap_keeps_the_lock, NULL, "a locked mapping moved and grown by mremap stays locked, new pages too")

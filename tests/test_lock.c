@@ -163,3 +163,25 @@ void test_mlock__large_range_grows_the_quota(void)
     WMT_TRUE(wmt_audit() == NULL);
     munmap(p, BIG_LOCK);
 }
+
+void test_mlock__mremap_keeps_the_lock(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    p[0] = 7;
+    WMT_EQ(mlock(p, 2 * pg), 0);
+    /* Something right after it, so growing has to move. */
+    unsigned char *after = mmap(p + 2 * pg, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    unsigned char *q = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
+    WMT_REQUIRE(q != MAP_FAILED);
+    WMT_EQ(q[0], 7);
+    /* Locked pages refuse MADV_DONTNEED: the moved and the new pages. */
+    WMT_ERRNO(madvise(q, pg, MADV_DONTNEED), -1, EINVAL);
+    WMT_ERRNO(madvise(q + 3 * pg, pg, MADV_DONTNEED), -1, EINVAL);
+    WMT_EQ(munlock(q, 4 * pg), 0);
+    WMT_TRUE(wmt_audit() == NULL);
+    munmap(q, 4 * pg);
+    if (after != MAP_FAILED)
+        munmap(after, pg);
+}

@@ -29,7 +29,7 @@ struct piece {
 };
 
 struct old_mapping {
-    bool shared, anon;
+    bool shared, anon, locked;
     uint32_t volume; /* the file's identity */
     uint64_t index;
     HANDLE file;   /* NULL for anonymous memory */
@@ -69,6 +69,7 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
     if (!err) {
         m->shared = (first->flags & WM_R_SHARED) != 0;
         m->anon = (first->flags & WM_R_ANON) != 0;
+        m->locked = (first->flags & WM_R_LOCKED) != 0;
         if (!m->anon) {
             fb = file_of(first, &m->off);
             if (!fb)
@@ -167,8 +168,11 @@ static int move(const struct old_mapping *m, uintptr_t old, size_t osz, size_t n
         munmap(q, nsz);
         return err;
     }
-    if (flags & MREMAP_DONTUNMAP)
+    if (flags & MREMAP_DONTUNMAP) {
+        /* Linux: the lock moves with the pages; the emptied range is unlocked. */
+        munlock((void *)old, osz);
         madvise((void *)old, osz, MADV_DONTNEED);
+    }
     else
         munmap((void *)old, osz);
     *out = q;
@@ -211,6 +215,9 @@ static int do_mremap(uintptr_t old, size_t old_size, size_t new_size, int flags,
     } else {
         err = move(&m, old, osz, nsz, (flags & MREMAP_FIXED) ? (void *)target : NULL, flags, out);
     }
+    /* Linux: a locked mapping stays locked, grown or moved (best effort, as MAP_LOCKED). */
+    if (!err && m.locked && (*out != (void *)old || nsz > osz))
+        mlock(*out, nsz);
     free(m.pc);
     return err;
 }
