@@ -19,21 +19,6 @@ struct reset {
     bool opened;              /* made writable for the reset */
 };
 
-/* Where the private pages of r come from: the file section and offset. */
-static const struct wm_backing *file_source(const struct wm_region *r, uint64_t *off)
-{
-    const struct wm_backing *b = r->backing;
-    if (b->cow) {
-        *off = r->offset;
-        return b;
-    }
-    if (b->origin) {
-        *off = b->origin_offset + r->offset;
-        return b->origin;
-    }
-    return NULL;
-}
-
 static bool needs_reset(const struct wm_region *r)
 {
     if (r->flags & (WM_R_SHARED | WM_R_PAST_EOF))
@@ -52,7 +37,7 @@ static int begin_reset(struct reset *x)
     struct wm_region *r = x->r;
     size_t len = r->end - r->start;
     uint64_t off;
-    const struct wm_backing *src = file_source(r, &off);
+    const struct wm_backing *src = wm_region_file(r, &off);
     x->len = len = wm_region_mapped_len(r);
     if (src && src->section && off < src->size) {
         uint64_t base = off & ~(uint64_t)0xffff; /* views start on 64 KiB */

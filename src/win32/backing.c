@@ -127,6 +127,20 @@ int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *
     return 0;
 }
 
+struct wm_backing *wm_region_file(const struct wm_region *r, uint64_t *off)
+{
+    struct wm_backing *b = r->backing;
+    if (b->kind == WM_B_FILE) {
+        *off = r->offset;
+        return b;
+    }
+    if (b->origin) {
+        *off = b->origin->offset + r->offset;
+        return b->origin->file;
+    }
+    return NULL;
+}
+
 void wm_backing_hold(struct wm_backing *b)
 {
     b->refs++;
@@ -140,8 +154,10 @@ void wm_backing_release(struct wm_backing *b)
         wm_sys.CloseHandle(b->section);
     if (b->file)
         wm_sys.CloseHandle(b->file);
-    if (b->origin)
-        wm_backing_release(b->origin);
+    if (b->origin) {
+        wm_backing_release(b->origin->file);
+        free(b->origin);
+    }
     free(b);
 }
 

@@ -79,7 +79,7 @@ static int mark_file(const BY_HANDLE_FILE_INFORMATION *fi)
 {
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r)) {
-        struct wm_backing *bs[2] = {r->backing, r->backing->origin};
+        struct wm_backing *bs[2] = {r->backing, r->backing->origin ? r->backing->origin->file : NULL};
         for (int i = 0; i < 2; i++) {
             struct wm_backing *b = bs[i];
             uint32_t volume;
@@ -146,7 +146,7 @@ static int sections_larger_than(uint64_t len, bool reopen)
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r)) {
         int e1 = close_or_reopen(r->backing, len, reopen);
-        int e2 = close_or_reopen(r->backing->origin, len, reopen);
+        int e2 = r->backing->origin ? close_or_reopen(r->backing->origin->file, len, reopen) : 0;
         if (!err)
             err = e1 ? e1 : e2;
     }

@@ -24,11 +24,9 @@ struct wm_backing {
     HANDLE section;     /* NULL when the file part is empty (all past EOF) */
     HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
     uint64_t size;      /* bytes the section covers (file: its size at creation) */
-    /* For the anonymous copy of a private file view (wm_materialize_view):
-     * the file backing and the file offset of its byte 0, so the pages can
-     * still revert to the file (MADV_DONTNEED).  Held by reference. */
-    struct wm_backing *origin;
-    uint64_t origin_offset;
+    /* Only for the anonymous copy of a private file view: where its bytes
+     * came from (kept apart: few backings need it). */
+    struct wm_origin *origin;
     int32_t refs;               /* regions using it */
     uint8_t kind : 1;           /* WM_B_* */
     uint8_t writable : 1;       /* section allows shared writes */
@@ -36,6 +34,13 @@ struct wm_backing {
     uint8_t exec : 1;           /* section allows execute */
     uint8_t reserve_only : 1;   /* SEC_RESERVE: pages are committed on demand */
     uint8_t match : 1;          /* scratch: maps the file being truncated (file_size.c) */
+};
+
+/* The file a copied private view came from (wm_materialize_view), so its
+ * pages can still revert to the file (MADV_DONTNEED) or be remapped. */
+struct wm_origin {
+    struct wm_backing *file; /* held by reference */
+    uint64_t offset;         /* file offset of the copy's byte 0 */
 };
 
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
@@ -50,6 +55,9 @@ int wm_backing_reopen(struct wm_backing *b);
  * when needed (truncation, mremap), not kept: it costs Wine ~190 us and
  * every mapping 16 bytes more. */
 int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *index);
+/* The file backing behind region r and the file offset of r->start, for a
+ * file mapping or a private copy of one; NULL for anonymous memory. */
+struct wm_backing *wm_region_file(const struct wm_region *r, uint64_t *off);
 void wm_backing_hold(struct wm_backing *b);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */

@@ -43,22 +43,6 @@ static size_t round_up(size_t n, size_t page)
     return (n + page - 1) / page * page;
 }
 
-/* File and file offset behind region r, for a file mapping (also a private
- * one copied into an anonymous section). */
-static struct wm_backing *file_of(const struct wm_region *r, uint64_t *off)
-{
-    struct wm_backing *b = r->backing;
-    if (b->kind == WM_B_FILE) {
-        *off = r->offset;
-        return b;
-    }
-    if (b->origin) {
-        *off = b->origin_offset + r->offset;
-        return b->origin;
-    }
-    return NULL;
-}
-
 static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
 {
     memset(m, 0, sizeof *m);
@@ -71,7 +55,7 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
         m->anon = (first->flags & WM_R_ANON) != 0;
         m->locked = (first->flags & WM_R_LOCKED) != 0;
         if (!m->anon) {
-            fb = file_of(first, &m->off);
+            fb = wm_region_file(first, &m->off);
             if (!fb)
                 err = EFAULT;
             else if (!(err = wm_backing_identity(fb, &m->volume, &m->index)))
@@ -89,7 +73,7 @@ static int describe(uintptr_t lo, uintptr_t hi, struct old_mapping *m)
         struct wm_backing *b;
         if (((r->flags & WM_R_SHARED) != 0) != m->shared || ((r->flags & WM_R_ANON) != 0) != m->anon)
             err = EFAULT; /* more than one mapping */
-        else if (!m->anon && !(b = file_of(r, &off)))
+        else if (!m->anon && !(b = wm_region_file(r, &off)))
             err = EFAULT;
         else if (!m->anon && !(err = wm_backing_identity(b, &volume, &index)) &&
                  (volume != m->volume || index != m->index || off != m->off + (r->start - lo)))

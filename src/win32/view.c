@@ -231,9 +231,13 @@ int wm_materialize_view(uintptr_t vs)
     if (err)
         return err;
     nb->exec = first->backing->exec;
-    nb->origin = first->backing;
-    nb->origin_offset = wm_view_offset(first);
-    wm_backing_hold(nb->origin);
+    if (!(nb->origin = malloc(sizeof *nb->origin))) {
+        wm_backing_release(nb);
+        return ENOMEM;
+    }
+    nb->origin->file = first->backing;
+    nb->origin->offset = wm_view_offset(first);
+    wm_backing_hold(first->backing);
     char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
     if (!tmp) {
         err = wm_last_errno();
