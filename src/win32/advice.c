@@ -189,11 +189,7 @@ int madvise(void *addr, size_t len, int advice)
     wm_lock_exclusive();
     int err = do_madvise((uintptr_t)addr, len, advice);
     wm_unlock_exclusive();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }
 
 int posix_madvise(void *addr, size_t len, int advice)

@@ -59,3 +59,10 @@ int wm_last_errno(void)
     /* A failed call that left no error code still failed. */
     return e ? e : EIO;
 }
+
+int wm_status(int err)
+{
+    if (err)
+        errno = err;
+    return err ? -1 : 0;
+}

@@ -262,9 +262,5 @@ int winmmap_ftruncate(int fd, int64_t len)
         err = truncate_mapped((HANDLE)osf, (uint64_t)len);
         wm_unlock_exclusive();
     }
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }

@@ -16,6 +16,9 @@
 int wm_errno_from_win32(DWORD err);
 /* wm_errno_from_win32(GetLastError()) */
 int wm_last_errno(void);
+/* The POSIX result of a call that failed with err (0: success): 0, or -1
+ * with errno set. */
+int wm_status(int err);
 
 /* ---- backing.c: what the bytes of a range come from ---- */
 enum { WM_B_ANON, WM_B_FILE };

@@ -107,11 +107,7 @@ static int change(const void *addr, size_t len, bool lock)
 static int finish(int err)
 {
     wm_unlock_exclusive();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }
 
 int mlock(const void *addr, size_t len)

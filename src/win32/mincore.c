@@ -61,9 +61,5 @@ int mincore(void *addr, size_t len, unsigned char *vec)
     wm_lock_shared();
     int err = do_mincore((uintptr_t)addr, len, vec);
     wm_unlock_shared();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }

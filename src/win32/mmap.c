@@ -449,9 +449,5 @@ int munmap(void *addr, size_t len)
             wm_merge_range(lo, hi); /* undo the region splits of a failed isolation */
         wm_unlock_exclusive();
     }
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }

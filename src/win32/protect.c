@@ -62,9 +62,5 @@ int mprotect(void *addr, size_t len, int prot)
     wm_lock_exclusive();
     int err = do_mprotect((uintptr_t)addr, len, prot);
     wm_unlock_exclusive();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }

@@ -86,10 +86,8 @@ int shm_open(const char *name, int oflag, mode_t mode)
     if (!err && ((oflag & ~(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_BINARY | O_NOINHERIT)) ||
                  acc == O_ACCMODE))
         err = EINVAL;
-    if (err) {
-        errno = err;
-        return -1;
-    }
+    if (err)
+        return wm_status(err);
     DWORD access = acc == O_RDONLY ? GENERIC_READ : acc == O_WRONLY ? GENERIC_WRITE
                                                                     : GENERIC_READ | GENERIC_WRITE;
     DWORD disp = (oflag & O_CREAT) ? ((oflag & O_EXCL) ? CREATE_NEW : OPEN_ALWAYS) : OPEN_EXISTING;
@@ -164,10 +162,8 @@ int shm_unlink(const char *name)
         if (!MoveFileExW(path, tomb, 0))
             err = wm_last_errno();
     }
-    if (err) {
-        errno = err;
-        return -1;
-    }
+    if (err)
+        return wm_status(err);
     SetFileAttributesW(tomb, FILE_ATTRIBUTE_NORMAL); /* a read-only file cannot be deleted */
     DeleteFileW(tomb);
     return 0;

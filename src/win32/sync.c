@@ -54,9 +54,5 @@ int msync(void *addr, size_t len, int flags)
     wm_lock_shared();
     int err = do_msync((uintptr_t)addr, len, flags);
     wm_unlock_shared();
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return wm_status(err);
 }
