@@ -1,5 +1,6 @@
 /* winmmap: adds what mingw-w64's <unistd.h> lacks for memory-mapping code,
- * sysconf(_SC_PAGESIZE) and getpagesize(), on top of the real header.  On
+ * sysconf(_SC_PAGESIZE), getpagesize(), fsync and fdatasync, and an ftruncate
+ * that works on mapped files, on top of the real header.  On
  * POSIX systems it is the system header unchanged. */
 #ifndef WINMMAP_UNISTD_H
 #define WINMMAP_UNISTD_H
@@ -34,6 +35,12 @@ int getpagesize(void);
 int winmmap_ftruncate(int fd, int64_t len);
 #undef ftruncate
 #define ftruncate winmmap_ftruncate
+
+/* fsync and fdatasync, which mingw-w64 lacks (it has _commit): the file's
+ * data reaches the disk (FlushFileBuffers).  Windows flushes data and
+ * metadata together, so fdatasync is fsync. */
+int fsync(int fd);
+int fdatasync(int fd);
 
 #ifdef __cplusplus
 }

@@ -29,7 +29,7 @@ void test_madvise__dontneed_private_anonymous_reads_zeros(void)
     WMT_TRUE(all_bytes(p, pg, 0x77));
     WMT_TRUE(all_bytes(p + pg, 2 * pg, 0));
     p[pg] = 1; /* the page keeps its protection: still writable */
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
 }
 
@@ -44,7 +44,7 @@ void test_madvise__dontneed_private_file_reverts_to_the_file(void)
     WMT_EQ(madvise(p, 3 * pg, MADV_DONTNEED), 0);
     WMT_TRUE(wmt_has_pattern(p, 2 * pg + 100, 0, 9));
     WMT_EQ(p[2 * pg + 100], 0); /* past EOF on the partial last page */
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
     close(fd);
 }
@@ -61,7 +61,7 @@ void test_madvise__dontneed_after_split_still_reverts_to_the_file(void)
     WMT_EQ(madvise(p + 2 * pg, 2 * pg, MADV_DONTNEED), 0);
     WMT_TRUE(all_bytes(p, pg, 0x22));
     WMT_TRUE(wmt_has_pattern(p + 2 * pg, 2 * pg, 2 * pg, 10));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 4 * pg);
     close(fd);
 }
@@ -95,10 +95,10 @@ void test_madvise__access_pattern_advice_keeps_data(void)
     WMT_EQ(madvise(p, pg, MADV_SEQUENTIAL), 0);
     WMT_EQ(madvise(p + pg, 2 * pg, MADV_RANDOM), 0);
     WMT_EQ(madvise(p, 4 * pg, MADV_WILLNEED), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(madvise(p, 4 * pg, MADV_NORMAL), 0);
     WMT_TRUE(wmt_has_pattern(p, 4 * pg, 0, 12));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 4 * pg);
     close(fd);
 }
@@ -150,7 +150,7 @@ void test_madvise__fork_advice_recorded(void)
     /* Linux: wipe-on-fork is for private anonymous memory only. */
     WMT_ERRNO(madvise(f, pg, MADV_WIPEONFORK), -1, EINVAL);
     WMT_EQ(a[0], 5);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(a, 2 * pg);
     munmap(f, pg);
     close(fd);
@@ -213,6 +213,6 @@ void test_posix_madvise__every_advice_accepted_and_dontneed_keeps_data(void)
     WMT_EQ(posix_madvise(p, 2 * pg, POSIX_MADV_DONTNEED), 0);
     WMT_EQ(posix_madvise(p, 2 * pg, POSIX_MADV_NORMAL), 0);
     WMT_TRUE(all_bytes(p, 2 * pg, 0x21));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 2 * pg);
 }

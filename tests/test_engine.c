@@ -182,11 +182,15 @@ static void inject_each(int (*op)(struct world *))
 {
     long n;
     for (n = 1; n < 500; n++) {
+        /* Handles are counted around the whole round: a failed call may
+         * leave invisible work done (a copy-on-write view copied into an
+         * anonymous section keeps its file's section as origin), but once
+         * everything is unmapped nothing may remain. */
+        long handles = wmt_handle_count();
         struct world w;
         WMT_REQUIRE(world_make(&w) == 0);
         struct snapshot before, after;
         snap(&w, &before);
-        long handles = wmt_handle_count();
         if (getenv("WMT_VERBOSE"))
             fprintf(stderr, "[failure point %ld]\n", n);
         wm_sys_inject_fail_at(n);
@@ -200,7 +204,7 @@ static void inject_each(int (*op)(struct world *))
                     (void *)w.anon, (void *)w.priv, (void *)w.shared);
             wm_dump(stderr);
         }
-        const char *audit = wmt_audit();
+        const char *audit = wm_audit();
         if (audit)
             wmt_fail(__LINE__, __FILE__, "failure point %ld: %s", n, audit);
         if (calls < n) {
@@ -222,11 +226,11 @@ static void inject_each(int (*op)(struct world *))
                          "is prot %d state %#lx protect %#lx",
                          n, page, before.prot[page], before.state[page], before.protect[page],
                          after.prot[page], after.state[page], after.protect[page]);
-            if (wmt_handle_count() != handles)
-                wmt_fail(__LINE__, __FILE__, "failure point %ld: %ld handles, was %ld", n,
-                         wmt_handle_count(), handles);
         }
         world_free(&w);
+        if (wmt_handle_count() != handles)
+            wmt_fail(__LINE__, __FILE__, "failure point %ld: %ld handles after unmapping, were %ld", n,
+                     wmt_handle_count(), handles);
     }
     printf("(%ld failure points) ", n - 1);
     WMT_TRUE(n > 1 && n < 500);
@@ -300,7 +304,7 @@ void test_engine__no_handle_or_region_leaks_over_100000_operations(void)
     WMT_EQ(failures, 0);
     WMT_EQ(winmmap_region_count(), regions);
     WMT_EQ(wmt_handle_count(), handles);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     close(fd);
 }
 
@@ -379,5 +383,5 @@ void test_engine__four_threads_map_and_unmap_concurrently(void)
     WMT_EQ(errors, 0);
     WMT_TRUE(ops >= 800);
     WMT_EQ(winmmap_region_count(), regions);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
 }

@@ -21,7 +21,7 @@ void test_mlock__lock_and_unlock_keep_data_and_protection(void)
     memset(p, 0x31, 4 * pg);
     WMT_EQ(mprotect(p + 3 * pg, pg, PROT_READ), 0);
     WMT_EQ(mlock(p + pg, 3 * pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     p[pg] = 1;
     /* A locked page made inaccessible and accessible again. */
     WMT_EQ(mprotect(p + 2 * pg, pg, PROT_NONE), 0);
@@ -30,7 +30,7 @@ void test_mlock__lock_and_unlock_keep_data_and_protection(void)
     WMT_EQ(munlock(p, 4 * pg), 0); /* unlocking never-locked pages is fine */
     WMT_EQ(p[pg], 1);
     WMT_EQ(p[3 * pg], 0x31);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 4 * pg);
 }
 
@@ -53,7 +53,7 @@ void test_mlock__address_is_rounded_down_to_a_page(void)
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_EQ(mlock(p + 10, pg), 0); /* covers the first two pages */
     WMT_EQ(munlock(p + 10, pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 2 * pg);
 }
 
@@ -68,7 +68,7 @@ void test_mlock__unmapped_pages_enomem(void)
     /* Nothing was locked by the failed call: DONTNEED (refused on locked
      * pages) still works on the first page. */
     WMT_EQ(madvise(p, pg, MADV_DONTNEED), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
 }
 
@@ -83,7 +83,7 @@ void test_mlock__file_pages_lock_and_pages_past_eof_enomem(void)
     WMT_EQ(mlock(p, 2 * pg), 0);
     WMT_TRUE(wmt_has_pattern(p, pg + 10, 0, 15));
     WMT_EQ(munlock(p, 3 * pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
     close(fd);
 }
@@ -113,7 +113,7 @@ void test_mlockall__current_and_future_until_munlockall(void)
     WMT_TRUE(r != MAP_FAILED);
     if (r != MAP_FAILED)
         WMT_EQ(madvise(r, pg, MADV_DONTNEED), 0); /* MCL_FUTURE is over */
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 2 * pg);
     if (q != MAP_FAILED)
         munmap(q, 2 * pg);
@@ -131,7 +131,7 @@ void test_mlock__map_locked_maps_locked_memory(void)
     WMT_EQ(munlock(p, 2 * pg), 0);
     WMT_EQ(madvise(p, 2 * pg, MADV_DONTNEED), 0);
     WMT_EQ(p[pg], 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 2 * pg);
 }
 
@@ -160,7 +160,7 @@ void test_mlock__large_range_grows_the_quota(void)
     WMT_EQ(p[0], 0x5a);
     WMT_EQ(p[BIG_LOCK - 1], 0x5a);
     WMT_EQ(munlock(p, BIG_LOCK), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, BIG_LOCK);
 }
 
@@ -180,7 +180,7 @@ void test_mlock__mremap_keeps_the_lock(void)
     WMT_ERRNO(madvise(q, pg, MADV_DONTNEED), -1, EINVAL);
     WMT_ERRNO(madvise(q + 3 * pg, pg, MADV_DONTNEED), -1, EINVAL);
     WMT_EQ(munlock(q, 4 * pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(q, 4 * pg);
     if (after != MAP_FAILED)
         munmap(after, pg);

@@ -44,7 +44,7 @@ void test_mmap__anon_private_zero_filled(void)
     memset(p, 0xab, len);
     WMT_EQ(p[len - 1], 0xab);
     WMT_EQ(munmap(p, len), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
 }
 
 void test_mmap__anon_shared_rw(void)
@@ -273,7 +273,7 @@ void test_mmap__pages_past_eof_are_reserved(void)
     unsigned char *p = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 2));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     /* Nothing else may be placed inside the mapping's range. */
     void *q = mmap(p + 2 * pg, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     WMT_PTR_EQ(q, MAP_FAILED);
@@ -288,7 +288,7 @@ void test_mmap__empty_file_maps_all_past_eof(void)
     WMT_REQUIRE(fd >= 0);
     void *p = mmap(NULL, 2 * wmt_page(), PROT_READ, MAP_SHARED, fd, 0);
     WMT_TRUE(p != MAP_FAILED);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     if (p != MAP_FAILED)
         WMT_EQ(munmap(p, 2 * wmt_page()), 0);
     close(fd);
@@ -311,11 +311,11 @@ void test_mmap__prot_none_then_mprotect_rw(void)
     size_t len = 4 * wmt_page();
     unsigned char *p = anon(len, PROT_NONE);
     WMT_REQUIRE(p != MAP_FAILED);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(mprotect(p + wmt_page(), wmt_page(), PROT_READ | PROT_WRITE), 0);
     p[wmt_page()] = 4;
     WMT_EQ(p[wmt_page()], 4);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(munmap(p, len), 0);
 }
 
@@ -373,9 +373,9 @@ void test_mmap__fixed_replaces_exactly_the_covered_pages(void)
     WMT_EQ(q[0], 0);
     WMT_EQ(q[pg - 1], 0);
     WMT_TRUE(wmt_has_pattern(p + 2 * pg, pg, 2 * pg, 1));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(munmap(p, 3 * pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
 }
 
 void test_mmap__fixed_over_several_mappings_and_holes(void)
@@ -395,9 +395,9 @@ void test_mmap__fixed_over_several_mappings_and_holes(void)
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 3));
     WMT_TRUE(wmt_has_pattern(q, 3 * pg, 0, 6));
     WMT_TRUE(wmt_has_pattern(p + 5 * pg, pg, pg, 4));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(munmap(p, 6 * pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     close(fd);
 }
 
@@ -417,7 +417,7 @@ void test_mmap__fixed_over_written_private_file_keeps_the_rest(void)
     unsigned char buf[16];
     WMT_EQ(wmt_pread(fd, buf, sizeof buf, 0), (long)sizeof buf);
     WMT_TRUE(wmt_has_pattern(buf, sizeof buf, 0, 8));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
     close(fd);
 }
@@ -482,7 +482,7 @@ void test_mmap__every_prot_combination_maps(void)
                 WMT_EQ(munmap(p, pg), 0);
         }
     }
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     close(fd);
 }
 

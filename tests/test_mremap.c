@@ -28,7 +28,7 @@ void test_mremap__shrink_in_place_keeps_data(void)
     WMT_PTR_EQ(mremap(p, 4 * pg, 2 * pg, 0), p);
     WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 1));
     WMT_TRUE(is_free(p + 2 * pg, 2 * pg));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 2 * pg);
 }
 
@@ -42,7 +42,7 @@ void test_mremap__grow_in_place_when_the_next_pages_are_free(void)
     WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 2));
     WMT_EQ(p[3 * pg + 7], 0);
     p[3 * pg + 7] = 1;
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 4 * pg);
 }
 
@@ -56,7 +56,7 @@ void test_mremap__grow_blocked_without_maymove_enomem(void)
     WMT_REQUIRE(q == p + 2 * pg);
     WMT_ERRNO(mremap(p, 2 * pg, 4 * pg, 0), MAP_FAILED, ENOMEM);
     WMT_TRUE(wmt_has_pattern(p, 2 * pg, 0, 3));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
 }
 
@@ -76,7 +76,7 @@ void test_mremap__maymove_moves_with_data_and_protection(void)
     r[0] = 9;      /* still writable */
     r[4 * pg] = 9; /* the new pages too */
     WMT_TRUE(is_free(p, 2 * pg));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(r, 5 * pg);
     munmap(q, pg);
 }
@@ -98,7 +98,7 @@ void test_mremap__moved_shared_file_mapping_still_writes_the_file(void)
     unsigned char c;
     WMT_EQ(wmt_pread(fd, &c, 1, 3 * (long long)pg + 1), 1);
     WMT_EQ(c, 0x77);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(r, 4 * pg);
     munmap(q, pg);
     close(fd);
@@ -121,7 +121,7 @@ void test_mremap__moved_private_file_mapping_keeps_its_private_pages(void)
     unsigned char c;
     WMT_EQ(wmt_pread(fd, &c, 1, 5), 1);
     WMT_EQ(c, wmt_pattern(5, 6)); /* the file never saw the private write */
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(r, 3 * pg);
     munmap(q, pg);
     close(fd);
@@ -136,7 +136,7 @@ void test_mremap__fixed_moves_to_the_given_address(void)
     WMT_PTR_EQ(mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, t), t);
     WMT_TRUE(wmt_has_pattern(t, 2 * pg, 0, 7));
     WMT_TRUE(is_free(p, 2 * pg));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(t, 2 * pg);
 }
 
@@ -165,7 +165,7 @@ void test_mremap__dontunmap_leaves_the_old_range_empty(void)
     WMT_TRUE(wmt_has_pattern(r, 2 * pg, 0, 8));
     WMT_EQ(p[10], 0); /* still mapped, its pages gone */
     WMT_EQ(p[pg + 10], 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(r, 2 * pg);
     munmap(p, 2 * pg);
 }

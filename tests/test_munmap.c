@@ -16,12 +16,12 @@ void test_munmap__middle_of_mapping_keeps_both_ends(void)
     WMT_EQ(munmap(p + pg, 2 * pg), 0);
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 1));
     WMT_TRUE(wmt_has_pattern(p + 3 * pg, 2 * pg, 3 * pg, 1));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     /* The hole is free again. */
     void *q = mmap(p + pg, 2 * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     WMT_PTR_EQ(q, p + pg);
     WMT_EQ(munmap(p, 5 * pg), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
 }
 
 void test_munmap__split_keeps_protection_of_each_part(void)
@@ -35,7 +35,7 @@ void test_munmap__split_keeps_protection_of_each_part(void)
     p[pg] = 1; /* still writable */
     WMT_EQ(p[pg], 1);
     WMT_TRUE(wmt_has_pattern(p + 3 * pg, pg, 3 * pg, 2));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 4 * pg);
 }
 
@@ -55,7 +55,7 @@ void test_munmap__split_keeps_private_dirty_file_pages(void)
     unsigned char c;
     WMT_EQ(wmt_pread(fd, &c, 1, 0), 1);
     WMT_EQ(c, wmt_pattern(0, 3));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 4 * pg);
     close(fd);
 }
@@ -87,9 +87,9 @@ void test_munmap__across_several_mappings_and_holes(void)
     WMT_EQ(munmap(p + pg, 5 * pg), 0);
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 5));
     WMT_TRUE(wmt_has_pattern(p + 6 * pg, 2 * pg, 6 * pg, 5));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 8 * pg);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
 }
 
 void test_munmap__unmapped_range_succeeds(void)
@@ -125,10 +125,10 @@ void test_munmap__past_eof_part_of_file_mapping(void)
     unsigned char *p = mmap(NULL, 5 * pg, PROT_READ, MAP_SHARED, fd, 0);
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_EQ(munmap(p + 3 * pg, pg), 0); /* inside the reserved tail */
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(munmap(p + pg, pg), 0); /* the partial last page */
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 8));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(munmap(p, 5 * pg), 0);
     close(fd);
 }

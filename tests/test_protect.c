@@ -21,7 +21,7 @@ void test_mprotect__range_across_mappings_splits_and_keeps_data(void)
     /* The upper half becomes a second mapping, of the file. */
     WMT_REQUIRE(mmap(p + 3 * pg, 3 * pg, RW, MAP_SHARED | MAP_FIXED, fd, 0) == p + 3 * pg);
     WMT_EQ(mprotect(p + 2 * pg, 2 * pg, PROT_READ), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(p[2 * pg], 0x5a);
     WMT_TRUE(wmt_has_pattern(p + 3 * pg, pg, 0, 7));
     p[pg] = 1;          /* outside the range: still writable */
@@ -32,7 +32,7 @@ void test_mprotect__range_across_mappings_splits_and_keeps_data(void)
     unsigned char c;
     WMT_EQ(wmt_pread(fd, &c, 1, 0), 1);
     WMT_EQ(c, 4);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(munmap(p, 6 * pg), 0);
     close(fd);
 }
@@ -47,7 +47,7 @@ void test_mprotect__range_with_a_hole_enomem(void)
      * nothing (engine/failed_mprotect_changes_nothing checks that). */
     WMT_ERRNO(mprotect(p, 3 * pg, PROT_READ), -1, ENOMEM);
     p[2 * pg] = 2; /* after the hole: never reached */
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 3 * pg);
 }
 
@@ -88,7 +88,7 @@ void test_mprotect__write_on_shared_readonly_fd_eacces(void)
     WMT_REQUIRE(p != MAP_FAILED);
     WMT_ERRNO(mprotect(p, pg, RW), -1, EACCES);
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 1));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, pg);
     close(fd);
 }
@@ -106,7 +106,7 @@ void test_mprotect__write_on_private_readonly_fd_is_copy_on_write(void)
     WMT_EQ(wmt_pread(fd, &c, 1, (long long)pg), 1);
     WMT_EQ(c, wmt_pattern(pg, 2));
     WMT_EQ(p[pg], (unsigned char)(wmt_pattern(pg, 2) ^ 0xff));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, 2 * pg);
     close(fd);
 }
@@ -123,13 +123,13 @@ void test_mprotect__prot_none_and_back_keeps_data(void)
     f[pg] = 8;
     WMT_EQ(mprotect(a, 2 * pg, PROT_NONE), 0);
     WMT_EQ(mprotect(f, 2 * pg, PROT_NONE), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     WMT_EQ(mprotect(a, 2 * pg, PROT_READ), 0);
     WMT_EQ(mprotect(f, 2 * pg, PROT_READ), 0);
     WMT_EQ(a[pg], 9);
     WMT_EQ(f[pg], 8);
     WMT_TRUE(wmt_has_pattern(f, pg, 0, 3));
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(a, 2 * pg);
     munmap(f, 2 * pg);
     close(fd);
@@ -147,13 +147,13 @@ void test_mprotect__every_page_its_own_protection(void)
         p[i * pg] = (unsigned char)i;
     for (size_t i = 0; i < n; i++)
         WMT_EQ(mprotect(p + i * pg, pg, prots[i]), 0);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     for (size_t i = 0; i < n; i++)
         if (prots[i] & PROT_READ)
             WMT_EQ(p[i * pg], i);
     WMT_EQ(mprotect(p, n * pg, RW), 0); /* and one call puts them back together */
     for (size_t i = 0; i < n; i++)
         WMT_EQ(p[i * pg], i);
-    WMT_TRUE(wmt_audit() == NULL);
+    WMT_AUDIT();
     munmap(p, n * pg);
 }

@@ -84,9 +84,19 @@ unsigned char *wmt_anon_filled(size_t len, unsigned char seed);
 int wmt_has_pattern(const void *p, size_t len, size_t first, unsigned char seed);
 /* Size of the file at fd (fstat). */
 long long wmt_file_size(int fd);
-/* Windows: the region table's invariants and its agreement with VirtualQuery.
- * Returns NULL when sound, else what is wrong.  Native: NULL (no table). */
-const char *wmt_audit(void);
+/* Windows: assert the region table's invariants and its agreement with
+ * VirtualQuery, printing what is wrong.  Native: no table, no assertion. */
+#define WMT_AUDIT() wmt_audit_at(__LINE__, __FILE__)
+void wmt_audit_at(int line, const char *file);
+/* Memory the library did not map (Windows: VirtualAlloc; native: the
+ * system's mmap), len bytes, read-write or (reserve_only) inaccessible. */
+void *wmt_system_alloc(size_t len, int reserve_only);
+void wmt_system_free(void *p, size_t len);
+/* 4 units of address space: [p, p + 2 units) memory the library did not map
+ * (read-write), then [p + 2 units, p + 4 units) a private anonymous mmap.
+ * A unit is 64 KiB or the page size if larger.  NULL on failure. */
+unsigned char *wmt_foreign_then_mapped(size_t *unit);
+void wmt_foreign_then_mapped_free(unsigned char *p, size_t unit);
 /* Windows: open handles of this process; native: open descriptors. */
 long wmt_handle_count(void);
 

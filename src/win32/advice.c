@@ -2,7 +2,9 @@
  * (Windows has no per-range read-ahead hint beyond prefetching); WILLNEED
  * prefetches; DONTNEED has the Linux meaning: private pages are reset (zeros
  * for anonymous memory, the file's bytes for a private file mapping), shared
- * pages keep their data.  Fork advice is recorded for the fork-style API. */
+ * pages keep their data.  Fork advice is recorded for the fork-style API.
+ * Pages the library did not map (foreign.c) take DONTNEED, WILLNEED and the
+ * private-memory checks; the rest of the advice has nothing to record there. */
 #include "internal.h"
 
 #include <errno.h>
@@ -68,19 +70,16 @@ static void finish_reset(struct reset *x)
 static int dontneed(uintptr_t lo, uintptr_t hi)
 {
     size_t n = 0;
-    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
-         r = wm_region_next(&wm_engine.regions, r)) {
-        if (r->flags & WM_R_LOCKED)
-            return EINVAL; /* Linux: locked pages cannot be dropped */
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_next(&wm_engine.regions, r))
         n += needs_reset(r);
-    }
     if (n == 0)
         return 0;
     struct reset *xs = calloc(n, sizeof *xs);
     if (!xs)
         return ENOMEM;
     size_t i = 0;
-    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r))
         if (needs_reset(r))
             xs[i++].r = r;
@@ -103,7 +102,13 @@ static int dontneed(uintptr_t lo, uintptr_t hi)
     return err;
 }
 
-static void prefetch(uintptr_t lo, uintptr_t hi)
+static void prefetch_one(uintptr_t a, uintptr_t e)
+{
+    struct { void *va; SIZE_T n; } entry = {(void *)a, e - a};
+    wm_sys.PrefetchVirtualMemory(GetCurrentProcess(), 1, &entry, 0); /* a hint only */
+}
+
+static void prefetch(uintptr_t lo, uintptr_t hi, const struct wm_foreign *f, size_t nf)
 {
     if (!wm_sys.PrefetchVirtualMemory)
         return;
@@ -111,10 +116,11 @@ static void prefetch(uintptr_t lo, uintptr_t hi)
          r = wm_region_next(&wm_engine.regions, r)) {
         if ((r->flags & WM_R_PAST_EOF) || r->prot == PROT_NONE)
             continue;
-        uintptr_t a = r->start > lo ? r->start : lo, e = r->end < hi ? r->end : hi;
-        struct { void *va; SIZE_T n; } entry = {(void *)a, e - a};
-        wm_sys.PrefetchVirtualMemory(GetCurrentProcess(), 1, &entry, 0); /* a hint only */
+        prefetch_one(r->start > lo ? r->start : lo, r->end < hi ? r->end : hi);
     }
+    for (size_t i = 0; i < nf; i++)
+        if (f[i].state == MEM_COMMIT && !(f[i].protect & (PAGE_NOACCESS | PAGE_GUARD)))
+            prefetch_one(f[i].start, f[i].end);
 }
 
 /* Record advice or a fork flag on every region of [lo, hi). */
@@ -123,7 +129,7 @@ static int record(uintptr_t lo, uintptr_t hi, int advice, uint16_t set, uint16_t
     int err = wm_range_split(lo, hi);
     if (err)
         return err;
-    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
         if (advice >= 0)
             r->advice = (uint8_t)advice;
@@ -135,11 +141,50 @@ static int record(uintptr_t lo, uintptr_t hi, int advice, uint16_t set, uint16_t
 
 static bool all_private_anon(uintptr_t lo, uintptr_t hi)
 {
-    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r))
         if ((r->flags & WM_R_SHARED) || !(r->flags & WM_R_ANON))
             return false;
     return true;
+}
+
+static int advise(uintptr_t lo, uintptr_t hi, int advice, const struct wm_foreign *f, size_t nf)
+{
+    int err;
+    switch (advice) {
+    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL:
+        return record(lo, hi, advice, 0, 0);
+    case MADV_WILLNEED:
+        prefetch(lo, hi, f, nf);
+        return 0;
+    case MADV_DONTNEED:
+        for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+             r = wm_region_next(&wm_engine.regions, r))
+            if (r->flags & WM_R_LOCKED)
+                return EINVAL; /* Linux: locked pages cannot be dropped */
+        if ((err = wm_foreign_dontneed_begin(f, nf)))
+            return err;
+        if (!(err = wm_range_split(lo, hi))) {
+            err = dontneed(lo, hi);
+            wm_merge_range(lo, hi);
+        }
+        wm_foreign_dontneed_end(f, nf, !err);
+        return err;
+    case MADV_FREE:
+        /* Linux: private anonymous memory only.  Freeing lazily may keep the
+         * data, and keeping it is what we do. */
+        return all_private_anon(lo, hi) && wm_foreign_all_private(f, nf) ? 0 : EINVAL;
+    case MADV_DONTFORK:
+        return record(lo, hi, -1, WM_R_DONTFORK, 0);
+    case MADV_DOFORK:
+        return record(lo, hi, -1, 0, WM_R_DONTFORK);
+    case MADV_WIPEONFORK:
+        return all_private_anon(lo, hi) && wm_foreign_all_private(f, nf)
+                   ? record(lo, hi, -1, WM_R_WIPEONFORK, 0)
+                   : EINVAL;
+    default: /* MADV_KEEPONFORK */
+        return record(lo, hi, -1, 0, WM_R_WIPEONFORK);
+    }
 }
 
 static int do_madvise(uintptr_t lo, size_t len, int advice)
@@ -156,31 +201,13 @@ static int do_madvise(uintptr_t lo, size_t len, int advice)
     int err = wm_range_bounds(lo, len, &hi);
     if (err || lo == hi)
         return err;
-    switch (advice) {
-    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL:
-        return record(lo, hi, advice, 0, 0);
-    case MADV_WILLNEED:
-        prefetch(lo, hi);
-        return 0;
-    case MADV_DONTNEED:
-        if ((err = wm_range_split(lo, hi)))
-            return err;
-        err = dontneed(lo, hi);
-        wm_merge_range(lo, hi);
+    struct wm_foreign *f;
+    size_t nf;
+    if ((err = wm_foreign_list(lo, hi, &f, &nf)))
         return err;
-    case MADV_FREE:
-        /* Linux: private anonymous memory only.  Freeing lazily may keep the
-         * data, and keeping it is what we do. */
-        return all_private_anon(lo, hi) ? 0 : EINVAL;
-    case MADV_DONTFORK:
-        return record(lo, hi, -1, WM_R_DONTFORK, 0);
-    case MADV_DOFORK:
-        return record(lo, hi, -1, 0, WM_R_DONTFORK);
-    case MADV_WIPEONFORK:
-        return all_private_anon(lo, hi) ? record(lo, hi, -1, WM_R_WIPEONFORK, 0) : EINVAL;
-    default: /* MADV_KEEPONFORK */
-        return record(lo, hi, -1, 0, WM_R_WIPEONFORK);
-    }
+    err = advise(lo, hi, advice, f, nf);
+    free(f);
+    return err;
 }
 
 int madvise(void *addr, size_t len, int advice)

@@ -148,12 +148,14 @@ static enum fault_kind classify(uintptr_t addr, ULONG_PTR access)
     wm_lock_shared();
     struct wm_region *r = wm_region_find(&wm_engine.regions, addr);
     if (r) {
-        if (addr >= r->start + wm_region_mapped_len(r))
-            k = PAST_EOF; /* also legacy's unmappable tail of a file's last 64 KiB page */
-        else if (allowed(r->prot, access))
-            k = RETRY;
-        else
+        /* Linux checks the protection first: SIGBUS only for an access the
+         * protection allows on a page past end of file. */
+        if (!allowed(r->prot, access))
             k = ACCERR;
+        else if (addr >= r->start + wm_region_mapped_len(r))
+            k = PAST_EOF; /* also legacy's unmappable tail of a file's last 64 KiB page */
+        else
+            k = RETRY;
     }
     wm_unlock_shared();
     return k;
@@ -203,9 +205,15 @@ static LONG WINAPI on_unhandled(EXCEPTION_POINTERS *ep)
     if (er->ExceptionCode == EXCEPTION_ACCESS_VIOLATION && er->NumberParameters >= 2 &&
         !wm_lock_held_by_me()) {
         void *addr = (void *)er->ExceptionInformation[1];
+        /* Committed or reserved memory is mapped in POSIX terms (foreign.c):
+         * a forbidden access there is SEGV_ACCERR; only free pages are MAPERR. */
         MEMORY_BASIC_INFORMATION mi;
-        int code = VirtualQuery(addr, &mi, sizeof mi) && mi.State == MEM_COMMIT ? SEGV_ACCERR
-                                                                                 : SEGV_MAPERR;
+        wm_lock_shared();
+        bool spare = wm_engine.place->spare_end((uintptr_t)addr) != 0;
+        wm_unlock_shared();
+        int code = !spare && VirtualQuery(addr, &mi, sizeof mi) && mi.State != MEM_FREE
+                       ? SEGV_ACCERR
+                       : SEGV_MAPERR;
         if (redirect(ep, SIGSEGV, code, addr))
             return EXCEPTION_CONTINUE_EXECUTION;
     }

@@ -248,6 +248,19 @@ static int truncate_mapped(HANDLE h, uint64_t len)
     return err ? err : err2;
 }
 
+/* Linux: EINVAL for a descriptor not open for writing.  Windows would say
+ * ERROR_ACCESS_DENIED (Wine: ERROR_INVALID_HANDLE) only after the mapped
+ * file's views were taken down, so ask the handle's access first. */
+static int check_writable(HANDLE h)
+{
+    struct wm_object_basic_information info;
+    if (!wm_sys.NtQueryObject)
+        return 0; /* SetEndOfFile will refuse, with a less exact errno */
+    if (wm_sys.NtQueryObject(h, 0, &info, sizeof info, NULL) < 0)
+        return ENOMEM;
+    return (info.GrantedAccess & (FILE_WRITE_DATA | GENERIC_WRITE)) ? 0 : EINVAL;
+}
+
 int winmmap_ftruncate(int fd, int64_t len)
 {
     wm_init();
@@ -257,6 +270,8 @@ int winmmap_ftruncate(int fd, int64_t len)
         err = EBADF;
     else if (len < 0 || GetFileType((HANDLE)osf) != FILE_TYPE_DISK)
         err = EINVAL;
+    else
+        err = check_writable((HANDLE)osf);
     if (!err) {
         wm_lock_exclusive();
         err = truncate_mapped((HANDLE)osf, (uint64_t)len);

@@ -98,6 +98,9 @@ struct wm_place {
     /* Free a view or a reserved range for good (cannot fail). */
     void (*free_view)(uintptr_t addr, size_t len);
     void (*free_reserved)(uintptr_t addr, size_t len);
+    /* If addr lies in address space the strategy keeps outside every region
+     * (exact: spare placeholders), the end of that range; else 0. */
+    uintptr_t (*spare_end)(uintptr_t addr);
 };
 
 extern const struct wm_place wm_place_exact;
@@ -167,13 +170,39 @@ int wm_isolate_range(uintptr_t lo, uintptr_t hi);
 int wm_range_fully_mapped(uintptr_t lo, uintptr_t hi);
 /* For calls on mapped memory (mprotect, msync, madvise, mlock, mincore):
  * *hi = lo + len rounded up to pages; EINVAL if lo is not page aligned,
- * ENOMEM if the range wraps or any page of it is not mapped.  len 0 gives
+ * ENOMEM if the range wraps or any page of it is free (pages outside the
+ * library's regions count as mapped when Windows has them: foreign.c).  len 0 gives
  * *hi == lo and success.  Call with the engine lock held. */
 int wm_range_bounds(uintptr_t lo, size_t len, uintptr_t *hi);
 /* Split regions so that lo and hi are region boundaries (views stay whole). */
 int wm_range_split(uintptr_t lo, uintptr_t hi);
 /* Merge the regions in and around [lo, hi) that have become equal. */
 void wm_merge_range(uintptr_t lo, uintptr_t hi);
+
+/* ---- foreign.c: pages the library did not map ---- */
+/* A run of foreign pages as VirtualQuery describes it. */
+struct wm_foreign {
+    uintptr_t start, end;
+    DWORD state, protect, type; /* MEM_COMMIT or MEM_RESERVE; PAGE_*; MEM_PRIVATE/MAPPED/IMAGE */
+};
+/* Whether every page of [lo, hi) outside the library's regions is committed
+ * or reserved (a "mapped" page in POSIX terms). */
+bool wm_foreign_covers_gaps(uintptr_t lo, uintptr_t hi);
+/* The foreign pages of [lo, hi) in address order (*out is malloc'd, NULL
+ * when there are none); ENOMEM if any of them is free. */
+int wm_foreign_list(uintptr_t lo, uintptr_t hi, struct wm_foreign **out, size_t *n);
+/* Each call acts on every entry or, failing, on none. */
+int wm_foreign_protect(const struct wm_foreign *list, size_t n, int prot);
+void wm_foreign_unprotect(const struct wm_foreign *list, size_t n);
+int wm_foreign_lock(const struct wm_foreign *list, size_t n, int (*lock)(void *, size_t));
+void wm_foreign_unlock(const struct wm_foreign *list, size_t n);
+int wm_foreign_sync(const struct wm_foreign *list, size_t n);
+/* MADV_DONTNEED: _begin makes the private pages writable (the step that can
+ * fail); _end zeros them when reset and puts their protection back. */
+int wm_foreign_dontneed_begin(const struct wm_foreign *list, size_t n);
+void wm_foreign_dontneed_end(const struct wm_foreign *list, size_t n, bool reset);
+/* True if every entry is private memory (heap, stacks, VirtualAlloc). */
+bool wm_foreign_all_private(const struct wm_foreign *list, size_t n);
 
 /* ---- lock.c ---- */
 /* Lock the new mapping [lo, hi) if MAP_LOCKED or mlockall(MCL_FUTURE) asks. */

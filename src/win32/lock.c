@@ -2,10 +2,14 @@
  * process's minimum working-set size: when it refuses for quota, the quota
  * is raised by the size asked for and the call tried once more.  Lock state
  * lives in the region table (WM_R_LOCKED), so remapped views are locked again
- * (wm_apply_prot) and MCL_FUTURE applies to later mappings. */
+ * (wm_apply_prot) and MCL_FUTURE applies to later mappings.  Pages the
+ * library did not map are locked and unlocked directly (foreign.c); their
+ * lock state is Windows' alone, and mlockall covers the library's mappings
+ * only. */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 static bool lock_future; /* mlockall(MCL_FUTURE); guarded by the engine lock */
 
@@ -41,20 +45,20 @@ static int lock_range(uintptr_t lo, uintptr_t hi)
 {
     struct wm_region *r;
     int err = 0;
-    for (r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
         if (!(r->flags & WM_R_LOCKED) && lockable(r) &&
             (err = lock_pages((void *)r->start, lockable(r))))
             break;
     }
     if (err) {
-        for (struct wm_region *u = wm_region_find(&wm_engine.regions, lo); u != r;
+        for (struct wm_region *u = wm_region_first_from(&wm_engine.regions, lo); u != r;
              u = wm_region_next(&wm_engine.regions, u))
             if (!(u->flags & WM_R_LOCKED) && lockable(u))
                 wm_sys.VirtualUnlock((void *)u->start, lockable(u));
         return err;
     }
-    for (r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r))
         r->flags |= WM_R_LOCKED;
     return 0;
@@ -62,7 +66,7 @@ static int lock_range(uintptr_t lo, uintptr_t hi)
 
 static void unlock_range(uintptr_t lo, uintptr_t hi)
 {
-    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
         if ((r->flags & WM_R_LOCKED) && lockable(r))
             wm_sys.VirtualUnlock((void *)r->start, lockable(r)); /* cannot fail usefully */
@@ -89,18 +93,33 @@ static int change(const void *addr, size_t len, bool lock)
     if (lock) {
         /* Linux cannot fault in inaccessible pages or pages past EOF, so
          * mlock of them fails (mlockall skips them). */
-        for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+        for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
              r = wm_region_next(&wm_engine.regions, r))
             if (r->prot == PROT_NONE || (r->flags & WM_R_PAST_EOF))
                 return ENOMEM;
     }
-    if ((err = wm_range_split(lo, hi)))
+    struct wm_foreign *foreign;
+    size_t nf;
+    if ((err = wm_foreign_list(lo, hi, &foreign, &nf)))
         return err;
     if (lock)
-        err = lock_range(lo, hi);
+        err = wm_foreign_lock(foreign, nf, lock_pages);
     else
-        unlock_range(lo, hi);
-    wm_merge_range(lo, hi);
+        wm_foreign_unlock(foreign, nf);
+    if (err) {
+        free(foreign);
+        return err;
+    }
+    if (!(err = wm_range_split(lo, hi))) {
+        if (lock)
+            err = lock_range(lo, hi);
+        else
+            unlock_range(lo, hi);
+        wm_merge_range(lo, hi);
+    }
+    if (err && lock)
+        wm_foreign_unlock(foreign, nf);
+    free(foreign);
     return err;
 }
 
@@ -170,7 +189,7 @@ void wm_lock_new_mapping(uintptr_t lo, uintptr_t hi, bool map_locked)
      * pages cannot be locked; the region is marked locked either way. */
     if (!map_locked && !lock_future)
         return;
-    for (struct wm_region *r = wm_region_find(&wm_engine.regions, lo); r && r->start < hi;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
         if (lockable(r))
             lock_pages((void *)r->start, lockable(r));

@@ -2,7 +2,12 @@
  * one byte per page, low bit set when resident.  Windows answers per 4 KiB
  * page; with the legacy strategy's 64 KiB pages a page counts as resident
  * when any of its 4 KiB pages is.  Unlike Linux, file pages that are cached
- * but not yet touched through this mapping count as not resident. */
+ * but not yet touched through this mapping count as not resident.
+ *
+ * vec is written after the engine lock is released, and only once it is
+ * known to be writable (else EFAULT, as Linux): a fault inside the library
+ * while it holds the lock would leave the engine locked for good if the
+ * program's handler leaves with siglongjmp. */
 #include "internal.h"
 
 #include <errno.h>
@@ -18,9 +23,40 @@ struct ws_entry {
 
 enum { BATCH = 256 }; /* 4 KiB pages per query */
 
-static int do_mincore(uintptr_t lo, size_t len, unsigned char *vec)
+/* Whether the program may write [p, p + n): pages of the library's regions
+ * by their protection (and inside the file), other pages by Windows'. */
+static bool writable_buffer(uintptr_t p, size_t n)
+{
+    uintptr_t end = p + n;
+    if (end < p)
+        return false;
+    for (uintptr_t a = p & ~(uintptr_t)4095; a < end;) {
+        struct wm_region *r = wm_region_find(&wm_engine.regions, a);
+        if (r) {
+            if (!(r->prot & PROT_WRITE) || a >= r->start + wm_region_mapped_len(r))
+                return false;
+            a = r->end;
+            continue;
+        }
+        MEMORY_BASIC_INFORMATION mi;
+        if (!wm_sys.VirtualQuery((void *)a, &mi, sizeof mi) || mi.State != MEM_COMMIT ||
+            (mi.Protect & PAGE_GUARD) ||
+            !(mi.Protect & (PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE |
+                            PAGE_EXECUTE_WRITECOPY)))
+            return false;
+        uintptr_t next = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+        struct wm_region *after = wm_region_first_from(&wm_engine.regions, a);
+        a = after && after->start < next ? after->start : next;
+    }
+    return true;
+}
+
+/* One byte per page of [lo, lo + len) into *out (malloc'd, *n bytes). */
+static int residency(uintptr_t lo, size_t len, unsigned char **out, size_t *n)
 {
     uintptr_t hi;
+    *out = NULL;
+    *n = 0;
     int err = wm_range_bounds(lo, len, &hi);
     if (err || lo == hi)
         return err;
@@ -30,7 +66,6 @@ static int do_mincore(uintptr_t lo, size_t len, unsigned char *vec)
     struct ws_entry *q = malloc(BATCH * sizeof *q);
     if (!q)
         return ENOMEM;
-    /* Fill a private copy first: vec is only written once all queries worked. */
     unsigned char *res = calloc((hi - lo) / page, 1);
     if (!res) {
         free(q);
@@ -48,18 +83,28 @@ static int do_mincore(uintptr_t lo, size_t len, unsigned char *vec)
             if (q[i].attributes & 1)
                 res[(done + i) * 4096 / page] = 1;
     }
-    if (!err)
-        memcpy(vec, res, (hi - lo) / page);
-    free(res);
     free(q);
-    return err;
+    if (err) {
+        free(res);
+        return err;
+    }
+    *out = res;
+    *n = (hi - lo) / page;
+    return 0;
 }
 
 int mincore(void *addr, size_t len, unsigned char *vec)
 {
     wm_init();
+    unsigned char *res;
+    size_t n;
     wm_lock_shared();
-    int err = do_mincore((uintptr_t)addr, len, vec);
+    int err = residency((uintptr_t)addr, len, &res, &n);
+    if (!err && n && !writable_buffer((uintptr_t)vec, n))
+        err = EFAULT;
     wm_unlock_shared();
+    if (!err)
+        memcpy(vec, res, n);
+    free(res);
     return wm_status(err);
 }

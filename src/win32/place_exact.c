@@ -266,6 +266,12 @@ static void free_view(uintptr_t addr, size_t len)
         wm_sys.UnmapViewOfFile((void *)addr);
 }
 
+static uintptr_t spare_end(uintptr_t addr)
+{
+    struct wm_region *s = wm_region_find(&spare, addr);
+    return s ? s->end : 0;
+}
+
 static bool is_available(uintptr_t lo, uintptr_t hi)
 {
     return available(lo, hi);
@@ -284,4 +290,5 @@ const struct wm_place wm_place_exact = {
     .unmap = unmap,
     .free_view = free_view,
     .free_reserved = free_reserved,
+    .spare_end = spare_end,
 };

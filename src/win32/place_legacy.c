@@ -135,6 +135,12 @@ static void free_view(uintptr_t addr, size_t len)
     wm_sys.UnmapViewOfFile((void *)addr);
 }
 
+static uintptr_t spare_end(uintptr_t addr)
+{
+    (void)addr;
+    return 0; /* legacy keeps nothing outside its regions */
+}
+
 const struct wm_place wm_place_legacy = {
     .name = "legacy",
     .page = 65536,
@@ -148,4 +154,5 @@ const struct wm_place wm_place_legacy = {
     .unmap = unmap,
     .free_view = free_view,
     .free_reserved = free_reserved,
+    .spare_end = spare_end,
 };

@@ -27,7 +27,7 @@ int wm_range_bounds(uintptr_t lo, size_t len, uintptr_t *hi)
     if (len > SIZE_MAX - page || lo + ((len + page - 1) & ~(page - 1)) < lo)
         return ENOMEM;
     *hi = lo + ((len + page - 1) & ~(page - 1));
-    return wm_range_fully_mapped(lo, *hi) ? 0 : ENOMEM;
+    return wm_range_fully_mapped(lo, *hi) || wm_foreign_covers_gaps(lo, *hi) ? 0 : ENOMEM;
 }
 
 int wm_range_split(uintptr_t lo, uintptr_t hi)
@@ -38,14 +38,22 @@ int wm_range_split(uintptr_t lo, uintptr_t hi)
     return err;
 }
 
+/* A region merged into its neighbour: its reference on the (same) backing
+ * goes with it, as a split took one (init.c: on_dup). */
+static void drop_merged(struct wm_region *r)
+{
+    wm_backing_release(r->backing);
+    wm_region_free(r);
+}
+
 void wm_merge_range(uintptr_t lo, uintptr_t hi)
 {
-    struct wm_region *r = wm_region_find(&wm_engine.regions, lo);
+    struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo);
     struct wm_region *p = r ? wm_region_prev(&wm_engine.regions, r) : NULL;
     if (p && p->end == lo)
         r = p;
     while (r && r->start <= hi) {
-        if (!wm_region_try_merge_next(&wm_engine.regions, r, wm_region_free))
+        if (!wm_region_try_merge_next(&wm_engine.regions, r, drop_merged))
             r = wm_region_next(&wm_engine.regions, r);
     }
 }

@@ -94,7 +94,9 @@ int shm_open(const char *name, int oflag, mode_t mode)
     /* The mode's owner write bit is the only one Windows can keep: an object
      * created without it cannot be opened for writing later. */
     DWORD attrs = (mode & S_IWUSR) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY;
-    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, !(oflag & O_NOINHERIT)};
+    /* POSIX: FD_CLOEXEC is set on the new descriptor, so the handle is not
+     * inheritable (child processes reopen objects by name). */
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
     HANDLE h = CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa,
                            disp, attrs, NULL);
     if (h == INVALID_HANDLE_VALUE) {
@@ -119,7 +121,8 @@ int shm_open(const char *name, int oflag, mode_t mode)
             return -1;
         }
     }
-    int fd = _open_osfhandle((intptr_t)h, (acc == O_RDONLY ? _O_RDONLY : 0) | (oflag & O_APPEND));
+    int fd = _open_osfhandle((intptr_t)h,
+                             (acc == O_RDONLY ? _O_RDONLY : 0) | (oflag & O_APPEND) | _O_NOINHERIT);
     if (fd < 0) {
         CloseHandle(h);
         errno = EMFILE;

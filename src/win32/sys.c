@@ -43,4 +43,7 @@ void wm_sys_load(void)
     wm_sys.PrefetchVirtualMemory =
         (wm_PrefetchVirtualMemory_fn)(void (*)(void))lookup("PrefetchVirtualMemory");
     wm_sys.QueryWorkingSetEx = (wm_QueryWorkingSetEx_fn)(void (*)(void))lookup("K32QueryWorkingSetEx");
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    wm_sys.NtQueryObject =
+        (wm_NtQueryObject_fn)(void (*)(void))(ntdll ? GetProcAddress(ntdll, "NtQueryObject") : NULL);
 }

@@ -27,6 +27,14 @@ typedef PVOID(WINAPI *wm_MapViewOfFile3_fn)(HANDLE, HANDLE, PVOID, ULONG64, SIZE
 typedef BOOL(WINAPI *wm_UnmapViewOfFile2_fn)(HANDLE, PVOID, ULONG);
 typedef BOOL(WINAPI *wm_PrefetchVirtualMemory_fn)(HANDLE, ULONG_PTR, void *, ULONG);
 typedef BOOL(WINAPI *wm_QueryWorkingSetEx_fn)(HANDLE, PVOID, DWORD);
+/* ntdll's NtQueryObject, for ObjectBasicInformation (class 0): the access a
+ * handle was granted, which no kernel32 call reports. */
+typedef LONG(WINAPI *wm_NtQueryObject_fn)(HANDLE, int, PVOID, ULONG, PULONG);
+struct wm_object_basic_information {
+    ULONG Attributes;
+    ACCESS_MASK GrantedAccess;
+    ULONG HandleCount, PointerCount, Reserved[10];
+};
 
 struct wm_sys {
     HANDLE(WINAPI *CreateFileMappingW)(HANDLE, LPSECURITY_ATTRIBUTES, DWORD, DWORD, DWORD, LPCWSTR);
@@ -52,6 +60,7 @@ struct wm_sys {
     wm_UnmapViewOfFile2_fn UnmapViewOfFile2;
     wm_PrefetchVirtualMemory_fn PrefetchVirtualMemory;
     wm_QueryWorkingSetEx_fn QueryWorkingSetEx; /* K32QueryWorkingSetEx */
+    wm_NtQueryObject_fn NtQueryObject;
 };
 
 extern struct wm_sys wm_sys;

@@ -114,6 +114,11 @@ static BOOL WINAPI i_QueryWorkingSetEx(HANDLE p, PVOID v, DWORD n)
     return hit() ? FALSE : real.QueryWorkingSetEx(p, v, n);
 }
 
+static LONG WINAPI i_NtQueryObject(HANDLE h, int c, PVOID info, ULONG n, PULONG ret)
+{
+    return hit() ? (LONG)0xC0000017 /* STATUS_NO_MEMORY */ : real.NtQueryObject(h, c, info, n, ret);
+}
+
 void wm_sys_inject_fail_at(long n)
 {
     if (!real.CreateFileMappingW)
@@ -146,6 +151,8 @@ void wm_sys_inject_fail_at(long n)
         wm_sys.QueryWorkingSetEx = i_QueryWorkingSetEx;
     if (real.UnmapViewOfFile2)
         wm_sys.UnmapViewOfFile2 = i_UnmapViewOfFile2;
+    if (real.NtQueryObject)
+        wm_sys.NtQueryObject = i_NtQueryObject;
 }
 
 long wm_sys_inject_calls(void)
