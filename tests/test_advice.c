@@ -8,6 +8,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef _WIN32
+#include "win32/internal.h"
+#endif
+
 #define RW (PROT_READ | PROT_WRITE)
 
 static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
@@ -133,6 +137,35 @@ void test_madvise__unmapped_pages_enomem(void)
     munmap(p, 3 * pg);
 }
 
+/* The fork flags of the page at p: 1 DONTFORK, 2 WIPEONFORK (Linux: the
+ * "dc" and "wf" VmFlags of /proc/self/smaps; Windows: the region table). */
+static int fork_flags(const void *p)
+{
+#ifdef _WIN32
+    struct wm_region *r = wm_region_find(&wm_engine.regions, (uintptr_t)p);
+    if (!r)
+        return -1;
+    return ((r->flags & WM_R_DONTFORK) ? 1 : 0) | ((r->flags & WM_R_WIPEONFORK) ? 2 : 0);
+#else
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int inside = 0, flags = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            flags = (strstr(line, " dc") ? 1 : 0) | (strstr(line, " wf") ? 2 : 0);
+            break;
+        }
+    }
+    fclose(f);
+    return flags;
+#endif
+}
+
 void test_madvise__fork_advice_recorded(void)
 {
     size_t pg = wmt_page();
@@ -142,13 +175,21 @@ void test_madvise__fork_advice_recorded(void)
     unsigned char *f = mmap(NULL, pg, RW, MAP_PRIVATE, fd, 0);
     WMT_REQUIRE(a != MAP_FAILED && f != MAP_FAILED);
     a[0] = 5;
+    WMT_EQ(fork_flags(a), 0);
     WMT_EQ(madvise(a, pg, MADV_DONTFORK), 0);
+    WMT_EQ(fork_flags(a), 1);
+    WMT_EQ(fork_flags(a + pg), 0);
     WMT_EQ(madvise(a, pg, MADV_DOFORK), 0);
+    WMT_EQ(fork_flags(a), 0);
     WMT_EQ(madvise(a + pg, pg, MADV_WIPEONFORK), 0);
+    WMT_EQ(fork_flags(a + pg), 2);
     WMT_EQ(madvise(a + pg, pg, MADV_KEEPONFORK), 0);
+    WMT_EQ(fork_flags(a + pg), 0);
     WMT_EQ(madvise(f, pg, MADV_DONTFORK), 0);
+    WMT_EQ(fork_flags(f), 1);
     /* Linux: wipe-on-fork is for private anonymous memory only. */
     WMT_ERRNO(madvise(f, pg, MADV_WIPEONFORK), -1, EINVAL);
+    WMT_EQ(fork_flags(f), 1);
     WMT_EQ(a[0], 5);
     WMT_AUDIT();
     munmap(a, 2 * pg);

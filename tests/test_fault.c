@@ -118,6 +118,30 @@ void test_fault__page_past_eof_is_sigbus_adrerr(void)
     close(fd);
 }
 
+void test_fault__forbidden_access_past_eof_is_sigsegv_not_sigbus(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(0, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *ro = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *none = mmap(NULL, 2 * pg, PROT_NONE, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(ro != MAP_FAILED && none != MAP_FAILED);
+    install(SIGSEGV, record_and_jump, 0);
+    install(SIGBUS, record_and_jump, 0);
+    WMT_TRUE(faults_on_write(ro + 5)); /* the protection forbids it: SIGSEGV */
+    WMT_EQ(last.si_signo, SIGSEGV);
+    WMT_EQ(last.si_code, SEGV_ACCERR);
+    WMT_TRUE(faults_on_read(none + pg));
+    WMT_EQ(last.si_signo, SIGSEGV);
+    WMT_TRUE(faults_on_read(ro + pg)); /* allowed by the protection: SIGBUS */
+    WMT_EQ(last.si_signo, SIGBUS);
+    restore_default(SIGSEGV);
+    restore_default(SIGBUS);
+    munmap(ro, 2 * pg);
+    munmap(none, 2 * pg);
+    close(fd);
+}
+
 static size_t fix_len;
 static void make_writable(int sig, siginfo_t *si, void *uc)
 {

@@ -51,8 +51,16 @@ void test_mlock__address_is_rounded_down_to_a_page(void)
     size_t pg = wmt_page();
     unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     WMT_REQUIRE(p != MAP_FAILED);
+    /* Locked pages refuse MADV_DONTNEED (EINVAL, Linux): that shows which
+     * pages a call locked. */
     WMT_EQ(mlock(p + 10, pg), 0); /* covers the first two pages */
+    WMT_ERRNO(madvise(p, pg, MADV_DONTNEED), -1, EINVAL);
+    WMT_ERRNO(madvise(p + pg, pg, MADV_DONTNEED), -1, EINVAL);
+    WMT_EQ(munlock(p + pg + 10, 1), 0); /* the second page only */
+    WMT_EQ(madvise(p + pg, pg, MADV_DONTNEED), 0);
+    WMT_ERRNO(madvise(p, pg, MADV_DONTNEED), -1, EINVAL);
     WMT_EQ(munlock(p + 10, pg), 0);
+    WMT_EQ(madvise(p, 2 * pg, MADV_DONTNEED), 0);
     WMT_AUDIT();
     munmap(p, 2 * pg);
 }

@@ -523,11 +523,18 @@ void test_mmap__populate_and_noreserve_are_accepted(void)
     close(fd);
 }
 
-void test_mmap__map_anon_is_map_anonymous(void)
+void test_mmap__map_anon_maps_zeroed_anonymous_memory(void)
 {
+    size_t pg = wmt_page();
     WMT_EQ(MAP_ANON, MAP_ANONYMOUS);
-    void *p = mmap(NULL, wmt_page(), PROT_READ, MAP_PRIVATE | MAP_ANON, -1, 0);
-    WMT_TRUE(p != MAP_FAILED);
-    if (p != MAP_FAILED)
-        munmap(p, wmt_page());
+    /* The descriptor is ignored with MAP_ANON, as with MAP_ANONYMOUS. */
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON, -1, 0);
+    unsigned char *q = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED && q != MAP_FAILED);
+    WMT_EQ(p[0] + p[2 * pg - 1] + q[pg - 1], 0);
+    p[2 * pg - 1] = 7;
+    q[0] = 8;
+    WMT_EQ(p[2 * pg - 1] + q[0], 15);
+    munmap(p, 2 * pg);
+    munmap(q, pg);
 }

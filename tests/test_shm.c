@@ -10,6 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#endif
+
 #define RW (PROT_READ | PROT_WRITE)
 
 /* A name no other run uses at the same time. */
@@ -193,6 +198,23 @@ void test_shm__another_process_sees_the_object(void)
     WMT_EQ(st.code, 0);
     WMT_TRUE(memcmp(p + 4, "pong", 4) == 0);
     munmap(p, pg);
+    close(fd);
+    shm_unlink(n);
+}
+
+void test_shm__descriptor_is_close_on_exec(void)
+{
+    const char *n = name("cloexec");
+    int fd = shm_open(n, O_RDWR | O_CREAT | O_EXCL, 0600);
+    WMT_REQUIRE(fd >= 0);
+#ifdef _WIN32
+    /* FD_CLOEXEC on Windows: the handle is not inherited by child processes. */
+    DWORD flags = 0;
+    WMT_TRUE(GetHandleInformation((HANDLE)_get_osfhandle(fd), &flags));
+    WMT_EQ(flags & HANDLE_FLAG_INHERIT, 0);
+#else
+    WMT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+#endif
     close(fd);
     shm_unlink(n);
 }

@@ -136,3 +136,31 @@ void test_truncate__bad_arguments(void)
     close(fd);
     WMT_ERRNO(ftruncate(fd, 10), -1, EBADF);
 }
+
+void test_truncate__descriptor_not_open_for_writing_einval(void)
+{
+    size_t pg = wmt_page();
+    char path[260];
+    int fd = wmt_temp_file(2 * pg, 6, O_RDWR, path, sizeof path);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    int ro = open(path, O_RDONLY);
+    WMT_REQUIRE(ro >= 0);
+    WMT_ERRNO(ftruncate(ro, (off_t)pg), -1, EINVAL);
+    WMT_EQ(wmt_file_size(fd), (long long)(2 * pg));
+    p[2 * pg - 1] = 1; /* the mapping is untouched */
+    WMT_AUDIT();
+    close(ro);
+    const char *n = "/wmt-truncate-ro";
+    int w = shm_open(n, O_RDWR | O_CREAT, 0600);
+    int r = shm_open(n, O_RDONLY, 0);
+    WMT_REQUIRE(w >= 0 && r >= 0);
+    WMT_ERRNO(ftruncate(r, 100), -1, EINVAL);
+    WMT_EQ(ftruncate(w, 100), 0);
+    close(r);
+    close(w);
+    shm_unlink(n);
+    munmap(p, 2 * pg);
+    close(fd);
+}
