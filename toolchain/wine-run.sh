@@ -21,6 +21,10 @@ mkdir -p "$prefix" || die "cannot create the Wine prefix $prefix"
 # Quiet, no Mono/Gecko installers on first start of a prefix, and no
 # debugger on a crash: the process ends with the exception code, as on Windows.
 export WINEDEBUG=-all WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
+# Wine 10 wants a private runtime directory (else it says "XDG_RUNTIME_DIR is
+# invalid" in the program's output).
+export XDG_RUNTIME_DIR=$prefix.xdg
+mkdir -p -m 700 "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" || die "cannot create $XDG_RUNTIME_DIR"
 
 case $wine in
 8)
@@ -37,10 +41,19 @@ case $wine in
 10)
     root=$cache/wine10-root
     [ -x "$root/usr/lib/wine/wine64" ] || die "Wine 10 is not set up in $root; run toolchain/setup.sh"
-    # A private mount namespace: /proc, /dev and the directories the program
-    # needs appear inside the chroot at their own paths and vanish with it
-    # (the persistent wineserver keeps its namespace while it runs).
-    dirs=$(printf '%s\n' "$(dirname "$exe")" "$PWD" "$prefix" | sort -u)
+    # A private mount namespace: /proc, /dev and every top-level directory of
+    # the host that is not part of the system (/work, /tmp, /root, /home, ...)
+    # appear inside the chroot at their own paths and vanish with it.  The
+    # persistent wineserver keeps the namespace of the call that started it
+    # and opens programs by path there, so every call mounts the same set:
+    # a program anywhere outside the system directories starts at any time.
+    dirs=$(for d in /*/; do
+               d=${d%/}
+               case $d in
+               /bin|/boot|/dev|/etc|/lib|/lib32|/lib64|/libx32|/lost+found|/proc|/run|/sbin|/sys|/usr|/var) ;;
+               *) [ -L "$d" ] || echo "$d" ;;
+               esac
+           done)
     wine_do() {
         unshare --mount --propagation private /bin/bash -c '
             set -e
@@ -50,7 +63,7 @@ case $wine in
             mount --rbind /dev "$root/dev"
             while read -r d; do
                 mkdir -p "$root$d"
-                mount --bind "$d" "$root$d"
+                mount --rbind "$d" "$root$d"
             done <<<"$dirs"
             exec chroot "$root" /bin/sh -c "cd \"\$0\" &&
                 /usr/lib/wine/wineserver -p30 </dev/null >/dev/null 2>&1; exec \"\$@\"" "$cwd" "$@"
