@@ -19,9 +19,11 @@
 #ifdef _WIN32
 #include "win32/internal.h"
 #include <io.h>
+#include <malloc.h>
 #include <windows.h>
 #else
 #include <dirent.h>
+#include <malloc.h>
 #endif
 
 void wmt_fail(int line, const char *file, const char *fmt, ...)
@@ -246,6 +248,21 @@ long wmt_handle_count(void)
         n++;
     closedir(d);
     return n;
+#endif
+}
+
+long long wmt_heap_in_use(void)
+{
+#ifdef _WIN32
+    _HEAPINFO hi = {0};
+    long long used = 0;
+    int rc;
+    while ((rc = _heapwalk(&hi)) == _HEAPOK)
+        if (hi._useflag == _USEDENTRY)
+            used += (long long)hi._size;
+    return rc == _HEAPEND || rc == _HEAPEMPTY ? used : -1;
+#else
+    return (long long)mallinfo2().uordblks;
 #endif
 }
 

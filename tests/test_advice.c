@@ -257,3 +257,14 @@ void test_posix_madvise__every_advice_accepted_and_dontneed_keeps_data(void)
     WMT_AUDIT();
     munmap(p, 2 * pg);
 }
+
+void test_madvise__length_that_wraps_einval(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_ERRNO(madvise(p, SIZE_MAX, MADV_NORMAL), -1, EINVAL);
+    WMT_EQ(posix_madvise(p, SIZE_MAX, POSIX_MADV_NORMAL), EINVAL);
+    WMT_ERRNO(mprotect(p, SIZE_MAX, PROT_READ), -1, ENOMEM); /* mprotect says ENOMEM */
+    munmap(p, pg);
+}

@@ -308,6 +308,30 @@ void test_engine__no_handle_or_region_leaks_over_100000_operations(void)
     close(fd);
 }
 
+void test_engine__protection_round_trips_leak_no_handle_or_heap(void)
+{
+    size_t pg = wmt_page();
+    long handles = wmt_handle_count();
+    long long heap = wmt_heap_in_use();
+    WMT_REQUIRE(heap > 0); /* the heap can be measured (the suite itself uses it) */
+    int failures = 0;
+    for (int i = 0; i < 1000; i++) {
+        unsigned char *p = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            failures++;
+            break;
+        }
+        p[pg] = 1;
+        failures += mprotect(p + pg, pg, i % 2 ? PROT_NONE : PROT_READ) != 0;
+        failures += mprotect(p + pg, pg, PROT_READ | PROT_WRITE) != 0;
+        failures += munmap(p, 4 * pg) != 0;
+    }
+    WMT_EQ(failures, 0);
+    WMT_EQ(wmt_handle_count(), handles);
+    WMT_EQ(wmt_heap_in_use(), heap);
+    WMT_AUDIT();
+}
+
 /* ---- threads ---- */
 
 struct worker {

@@ -60,3 +60,22 @@ void test_mincore__unaligned_address_einval(void)
     WMT_ERRNO(mincore(p + 1, 10, vec), -1, EINVAL);
     munmap(p, pg);
 }
+
+void test_mincore__unwritable_vector_efault_and_the_library_stays_usable(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    p[0] = 1;
+    WMT_REQUIRE(mprotect(p + pg, pg, PROT_READ) == 0);
+    WMT_REQUIRE(mprotect(p + 2 * pg, pg, PROT_NONE) == 0);
+    WMT_ERRNO(mincore(p, pg, NULL), -1, EFAULT);
+    WMT_ERRNO(mincore(p, pg, p + pg), -1, EFAULT);
+    WMT_ERRNO(mincore(p, pg, p + 2 * pg), -1, EFAULT);
+    WMT_ERRNO(mincore(p, 3 * pg, p + 2 * pg - 1), -1, EFAULT); /* runs into the read-only page */
+    /* Nothing was left locked: mapping still works. */
+    void *q = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_TRUE(q != MAP_FAILED);
+    munmap(q, pg);
+    munmap(p, 3 * pg);
+}

@@ -3,6 +3,11 @@
 #define _GNU_SOURCE
 #include "wmtest.h"
 
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -537,4 +542,56 @@ void test_mmap__map_anon_maps_zeroed_anonymous_memory(void)
     WMT_EQ(p[2 * pg - 1] + q[0], 15);
     munmap(p, 2 * pg);
     munmap(q, pg);
+}
+
+void test_mmap__negative_file_offset_eoverflow(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(pg, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    WMT_ERRNO(mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, -(off_t)pg), MAP_FAILED, EOVERFLOW);
+    /* Anonymous memory ignores the offset. */
+    void *a = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, -(off_t)pg);
+    WMT_TRUE(a != MAP_FAILED);
+    if (a != MAP_FAILED)
+        munmap(a, pg);
+    close(fd);
+}
+
+void test_mmap__directory_enodev(void)
+{
+#ifdef _WIN32
+    /* The C runtime's open() refuses directories; a handle can still become
+     * a descriptor. */
+    char dir[MAX_PATH];
+    GetTempPathA(sizeof dir, dir);
+    HANDLE h = CreateFileA(dir, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    WMT_REQUIRE(h != INVALID_HANDLE_VALUE);
+    int fd = _open_osfhandle((intptr_t)h, _O_RDONLY);
+#else
+    int fd = open("/tmp", O_RDONLY);
+#endif
+    WMT_REQUIRE(fd >= 0);
+    WMT_ERRNO(mmap(NULL, wmt_page(), PROT_READ, MAP_PRIVATE, fd, 0), MAP_FAILED, ENODEV);
+    close(fd);
+}
+
+void test_mmap__empty_read_only_file_shared_write_eacces(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(0, 1, O_RDONLY, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    WMT_ERRNO(mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED, EACCES);
+    void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    WMT_TRUE(p != MAP_FAILED);
+    if (p != MAP_FAILED)
+        munmap(p, pg);
+    void *r = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, 0);
+    WMT_TRUE(r != MAP_FAILED);
+    if (r != MAP_FAILED) {
+        WMT_ERRNO(mprotect(r, pg, PROT_READ | PROT_WRITE), -1, EACCES);
+        munmap(r, pg);
+    }
+    close(fd);
 }

@@ -132,3 +132,10 @@ void test_munmap__past_eof_part_of_file_mapping(void)
     WMT_EQ(munmap(p, 5 * pg), 0);
     close(fd);
 }
+
+void test_munmap__outside_the_user_address_space_einval(void)
+{
+    size_t pg = wmt_page();
+    WMT_ERRNO(munmap((void *)((uintptr_t)1 << 47), pg), -1, EINVAL);
+    WMT_ERRNO(munmap((void *)(UINTPTR_MAX - 16 * pg + 1), pg), -1, EINVAL);
+}

@@ -157,3 +157,18 @@ void test_mprotect__every_page_its_own_protection(void)
     WMT_AUDIT();
     munmap(p, n * pg);
 }
+
+void test_mprotect__shared_mapping_past_eof_of_a_writable_file_becomes_writable(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(0, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_EQ(mprotect(p, 2 * pg, PROT_READ | PROT_WRITE), 0);
+    WMT_EQ(ftruncate(fd, (off_t)pg), 0);
+    p[1] = 5; /* the file now reaches the first page, writable */
+    WMT_EQ(p[1], 5);
+    munmap(p, 2 * pg);
+    close(fd);
+}

@@ -97,6 +97,8 @@ void wmt_system_free(void *p, size_t len);
  * A unit is 64 KiB or the page size if larger.  NULL on failure. */
 unsigned char *wmt_foreign_then_mapped(size_t *unit);
 void wmt_foreign_then_mapped_free(unsigned char *p, size_t unit);
+/* Bytes the C heap has handed out and not taken back (-1 if unknown). */
+long long wmt_heap_in_use(void);
 /* Windows: open handles of this process; native: open descriptors. */
 long wmt_handle_count(void);
 

@@ -187,8 +187,18 @@ static int advise(uintptr_t lo, uintptr_t hi, int advice, const struct wm_foreig
     }
 }
 
+/* Linux: a length that wraps when rounded to pages is EINVAL for madvise,
+ * where mprotect and the others say ENOMEM. */
+static bool wraps(uintptr_t lo, size_t len)
+{
+    size_t page = wm_engine.page;
+    return len > SIZE_MAX - (page - 1) || lo + ((len + page - 1) & ~(page - 1)) < lo;
+}
+
 static int do_madvise(uintptr_t lo, size_t len, int advice)
 {
+    if (wraps(lo, len))
+        return EINVAL;
     switch (advice) {
     case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
     case MADV_DONTNEED: case MADV_FREE: case MADV_DONTFORK: case MADV_DOFORK:
@@ -231,7 +241,7 @@ int posix_madvise(void *addr, size_t len, int advice)
     wm_init();
     wm_lock_exclusive();
     uintptr_t hi;
-    int err = wm_range_bounds((uintptr_t)addr, len, &hi);
+    int err = wraps((uintptr_t)addr, len) ? EINVAL : wm_range_bounds((uintptr_t)addr, len, &hi);
     if (!err && advice >= 0 && hi != (uintptr_t)addr)
         err = do_madvise((uintptr_t)addr, len, advice);
     wm_unlock_exclusive();

@@ -48,6 +48,41 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
     return 0;
 }
 
+bool wm_handle_allows(HANDLE h, ACCESS_MASK need)
+{
+    struct wm_object_basic_information info;
+    if (!wm_sys.NtQueryObject || wm_sys.NtQueryObject(h, 0, &info, sizeof info, NULL) < 0)
+        return true;
+    ACCESS_MASK a = info.GrantedAccess;
+    /* Generic rights, should a handle still carry them unmapped. */
+    if (a & GENERIC_ALL)
+        a |= FILE_READ_DATA | FILE_WRITE_DATA | FILE_EXECUTE;
+    if (a & GENERIC_READ)
+        a |= FILE_READ_DATA;
+    if (a & GENERIC_WRITE)
+        a |= FILE_WRITE_DATA;
+    if (a & GENERIC_EXECUTE)
+        a |= FILE_EXECUTE;
+    return (a & need) == need;
+}
+
+/* An empty file has no section to refuse what the descriptor does not
+ * allow, so check as Linux does: reading always, writing for a shared
+ * writable mapping; and a directory is no file to map. */
+static int check_empty(HANDLE h, bool shared, int prot, struct wm_backing *b)
+{
+    FILE_BASIC_INFO bi;
+    if (GetFileInformationByHandleEx(h, FileBasicInfo, &bi, sizeof bi) &&
+        (bi.FileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+        return ENODEV;
+    if (!wm_handle_allows(h, FILE_READ_DATA))
+        return EACCES;
+    b->writable = shared && wm_handle_allows(h, FILE_WRITE_DATA);
+    if (shared && (prot & PROT_WRITE) && !b->writable)
+        return EACCES;
+    return 0;
+}
+
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
 {
     struct wm_backing *b;
@@ -71,8 +106,12 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
     b->size = (uint64_t)size.QuadPart;
     b->cow = !shared;
     b->exec = (prot & PROT_EXEC) != 0;
-    if (b->size == 0)
-        goto done; /* nothing to map: every page lies past end of file */
+    if (b->size == 0) {
+        /* Nothing to map: every page lies past end of file. */
+        if ((err = check_empty(h, shared, prot, b)))
+            goto fail;
+        goto done;
+    }
     DWORD x = b->exec ? 4 : 0; /* PAGE_X << 4 == PAGE_EXECUTE_X */
     if (!shared) {
         b->section = section(b->file, PAGE_WRITECOPY << x, 0);

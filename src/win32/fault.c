@@ -258,12 +258,16 @@ int winmmap_sigaction(int sig, const struct winmmap_sigaction *act, struct winmm
     }
     if (act && sig == SIGSEGV)
         InitOnceExecuteOnce(&filter_once, install_filter, NULL, NULL);
+    /* The caller's structures are read and written outside the lock: a fault
+     * there (a bad pointer) must not leave the lock held. */
+    struct winmmap_sigaction in = act ? *act : (struct winmmap_sigaction){0}, prev;
     AcquireSRWLockExclusive(&act_lock);
-    if (old)
-        *old = *slot;
+    prev = *slot;
     if (act)
-        *slot = *act;
+        *slot = in;
     ReleaseSRWLockExclusive(&act_lock);
+    if (old)
+        *old = prev;
     return 0;
 }
 

@@ -248,19 +248,6 @@ static int truncate_mapped(HANDLE h, uint64_t len)
     return err ? err : err2;
 }
 
-/* Linux: EINVAL for a descriptor not open for writing.  Windows would say
- * ERROR_ACCESS_DENIED (Wine: ERROR_INVALID_HANDLE) only after the mapped
- * file's views were taken down, so ask the handle's access first. */
-static int check_writable(HANDLE h)
-{
-    struct wm_object_basic_information info;
-    if (!wm_sys.NtQueryObject)
-        return 0; /* SetEndOfFile will refuse, with a less exact errno */
-    if (wm_sys.NtQueryObject(h, 0, &info, sizeof info, NULL) < 0)
-        return ENOMEM;
-    return (info.GrantedAccess & (FILE_WRITE_DATA | GENERIC_WRITE)) ? 0 : EINVAL;
-}
-
 int winmmap_ftruncate(int fd, int64_t len)
 {
     wm_init();
@@ -271,7 +258,10 @@ int winmmap_ftruncate(int fd, int64_t len)
     else if (len < 0 || GetFileType((HANDLE)osf) != FILE_TYPE_DISK)
         err = EINVAL;
     else
-        err = check_writable((HANDLE)osf);
+        /* Linux: EINVAL for a descriptor not open for writing.  Windows
+         * would say so only after the mapped file's views were taken down
+         * (and Wine says ERROR_INVALID_HANDLE), so ask the handle first. */
+        err = wm_handle_allows((HANDLE)osf, FILE_WRITE_DATA) ? 0 : EINVAL;
     if (!err) {
         wm_lock_exclusive();
         err = truncate_mapped((HANDLE)osf, (uint64_t)len);

@@ -46,6 +46,9 @@ static BOOL CALLBACK init_once(PINIT_ONCE o, PVOID param, PVOID *ctx)
         wm_engine.place = exact_ok ? &wm_place_exact : &wm_place_legacy;
     wm_engine.page = wm_engine.place->page;
     wm_engine.regions.on_dup = on_dup;
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    wm_engine.max_address = (uintptr_t)si.lpMaximumApplicationAddress;
     HMODULE ntdll = GetModuleHandleA("ntdll.dll");
     wm_engine.reserve_unenforced = ntdll && GetProcAddress(ntdll, "wine_get_version");
     wm_fault_init();

@@ -61,6 +61,9 @@ int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *
 /* The file backing behind region r and the file offset of r->start, for a
  * file mapping or a private copy of one; NULL for anonymous memory. */
 struct wm_backing *wm_region_file(const struct wm_region *r, uint64_t *off);
+/* Whether handle h was opened with every access right in need (FILE_*_DATA).
+ * True when that cannot be asked (no NtQueryObject): Windows refuses later. */
+bool wm_handle_allows(HANDLE h, ACCESS_MASK need);
 void wm_backing_hold(struct wm_backing *b);
 void wm_backing_release(struct wm_backing *b);
 /* FILE_MAP_* access for a view of b. */
@@ -115,6 +118,7 @@ struct wm_engine {
     /* Wine (8 and 10) lets a program read and write the uncommitted pages
      * of a SEC_RESERVE view, so there PROT_NONE cannot rest on them. */
     bool reserve_unenforced;
+    uintptr_t max_address; /* the highest address of the user address space */
 };
 extern struct wm_engine wm_engine;
 

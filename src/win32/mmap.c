@@ -356,8 +356,12 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         return EINVAL;
     if (len == 0 || (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)))
         return EINVAL;
-    if (off < 0 || (uint64_t)off % page)
+    if ((uint64_t)off % page)
         return EINVAL;
+    if (anon)
+        off = 0; /* Linux ignores the offset of anonymous memory */
+    else if (off < 0)
+        return EOVERFLOW; /* past the largest file offset */
     if (len > SIZE_MAX - page)
         return ENOMEM;
     size_t rlen = round_up(len, page);
@@ -437,7 +441,9 @@ int munmap(void *addr, size_t len)
     size_t page = wm_engine.page;
     uintptr_t lo = (uintptr_t)addr;
     int err = 0;
-    if (lo % page || len == 0 || len > SIZE_MAX - page || lo + round_up(len, page) < lo)
+    /* Linux: EINVAL also for a range outside the user address space. */
+    if (lo % page || len == 0 || len > SIZE_MAX - page || lo + round_up(len, page) < lo ||
+        lo + round_up(len, page) - 1 > wm_engine.max_address)
         err = EINVAL;
     if (!err) {
         uintptr_t hi = lo + round_up(len, page);
