@@ -60,6 +60,7 @@ WMT(mmap, map_anon_maps_zeroed_anonymous_memory, NULL, "MAP_ANON maps zero-fille
 WMT(mmap, negative_file_offset_eoverflow, NULL, "a negative file offset fails with EOVERFLOW; anonymous memory ignores the offset")
 WMT(mmap, directory_enodev, NULL, "a directory descriptor fails with ENODEV")
 WMT(mmap, empty_read_only_file_shared_write_eacces, NULL, "an empty file open read-only cannot be mapped MAP_SHARED with PROT_WRITE (EACCES) nor made writable later")
+WMT(mmap, fixed_over_a_mapping_and_holes_in_a_reserved_range, NULL, "MAP_FIXED over pages of a mapping, a hole munmap made in it and a hole in the reserved range around it maps there")
 WMT(mprotect, range_across_mappings_splits_and_keeps_data, NULL, "mprotect of a range across mappings changes exactly that range and keeps the data")
 WMT(mprotect, range_with_a_hole_enomem, NULL, "mprotect of a range with unmapped pages fails with ENOMEM")
 WMT(mprotect, unaligned_address_einval, NULL, "mprotect at an unaligned address fails with EINVAL")

@@ -595,3 +595,37 @@ void test_mmap__empty_read_only_file_shared_write_eacces(void)
     }
     close(fd);
 }
+
+void test_mmap__fixed_over_a_mapping_and_holes_in_a_reserved_range(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *arena = mmap(NULL, 48 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(arena != MAP_FAILED);
+    WMT_REQUIRE(munmap(arena + 32 * pg, 16 * pg) == 0); /* free memory after the range */
+    unsigned char *a = mmap(arena + 4 * pg, 8 * pg, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    WMT_REQUIRE(a == arena + 4 * pg);
+    memset(a, 1, 8 * pg);
+    WMT_REQUIRE(munmap(arena + 7 * pg, pg) == 0);   /* a hole inside the mapping */
+    WMT_REQUIRE(munmap(arena + 13 * pg, 3 * pg) == 0); /* and one after it in the arena */
+    for (int round = 0; round < 3; round++) {
+        /* Pages of the mapping, its hole, more of it, the arena's hole. */
+        size_t from = 5 + (size_t)round, to = 15 + (size_t)round;
+        unsigned char *f = mmap(arena + from * pg, (to - from) * pg, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        WMT_PTR_EQ(f, arena + from * pg);
+        if (f == MAP_FAILED)
+            break;
+        WMT_EQ(f[0] + f[(to - from) * pg - 1], 0);
+        WMT_EQ(arena[4 * pg], 1); /* what lies before is kept */
+        WMT_REQUIRE(munmap(arena + 7 * pg, pg) == 0);
+        WMT_REQUIRE(munmap(arena + 13 * pg, 3 * pg) == 0);
+        WMT_AUDIT();
+    }
+    /* A hole at the end of the range, running on into free memory. */
+    WMT_REQUIRE(munmap(arena + 28 * pg, 4 * pg) == 0);
+    unsigned char *g = mmap(arena + 26 * pg, 12 * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    WMT_PTR_EQ(g, arena + 26 * pg);
+    WMT_AUDIT();
+    munmap(arena, 38 * pg);
+}

@@ -104,6 +104,9 @@ struct wm_place {
     /* If addr lies in address space the strategy keeps outside every region
      * (exact: spare placeholders), the end of that range; else 0. */
     uintptr_t (*spare_end)(uintptr_t addr);
+    /* Outside every region, from addr: where what one reserve() takes must
+     * end (at most e), because reservations made apart cannot be joined. */
+    uintptr_t (*reservation_end)(uintptr_t addr, uintptr_t e);
 };
 
 extern const struct wm_place wm_place_exact;
@@ -130,6 +133,27 @@ void wm_lock_shared(void);
 void wm_unlock_shared(void);
 /* True while this thread holds the engine lock (the fault handler must not wait). */
 bool wm_lock_held_by_me(void);
+
+/* ---- mmap.c: placing views into a range (shared with mremap) ---- */
+/* A part of a range being taken: an old view (old: its first region) or a
+ * gap (old NULL), each one reservation once taken; mapped: holds a new view. */
+struct wm_piece {
+    uintptr_t start, end;
+    struct wm_region *old;
+    bool mapped;
+};
+/* Take [lo, hi) for new views: each piece becomes a reserved range (old
+ * views are unmapped, their regions stay in the table).  ENOMEM if memory
+ * the library did not map lies there.  *pc is malloc'd.  Undo with
+ * wm_untake_range (which frees pc); once the new views are in place,
+ * wm_forget_range drops the old regions. */
+int wm_take_range(uintptr_t lo, uintptr_t hi, struct wm_piece **pc, size_t *n);
+void wm_untake_range(struct wm_piece *pc, size_t n);
+void wm_forget_range(uintptr_t lo, uintptr_t hi);
+/* mmap of backing b from offset at exactly [lo, hi) (MAP_FIXED, or
+ * MAP_FIXED_NOREPLACE), pages past b's end reserved; rflags are WM_R_*. */
+int wm_map_fixed(uintptr_t lo, uintptr_t hi, struct wm_backing *b, uint64_t offset, int prot,
+                 uint16_t rflags, bool noreplace);
 
 /* ---- view.c: regions inside Windows views ---- */
 struct wm_region *wm_region_new(void);

@@ -12,12 +12,6 @@
     (MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_FIXED_NOREPLACE |  \
      MAP_DENYWRITE | MAP_EXECUTABLE | MAP_STACK | MAP_LOCKED)
 
-struct piece {
-    uintptr_t start, end;
-    struct wm_region *old; /* first old region of an unmapped old view, or NULL for a gap */
-    bool mapped;           /* now holds a view of the new backing */
-};
-
 struct request {
     uintptr_t lo, hi;      /* the range being mapped */
     uintptr_t file_end;    /* lo + mapped part: beyond it lie whole pages past EOF */
@@ -52,7 +46,7 @@ static bool gaps_are_free(uintptr_t lo, uintptr_t hi)
 }
 
 /* Map the new backing into every piece below file_end; undo on failure. */
-static int map_pieces(const struct request *q, struct piece *pc, size_t n)
+static int map_pieces(const struct request *q, struct wm_piece *pc, size_t n)
 {
     const struct wm_place *pl = wm_engine.place;
     struct wm_maparg m = {q->b->section, 0, wm_backing_access(q->b)};
@@ -76,7 +70,7 @@ static int map_pieces(const struct request *q, struct piece *pc, size_t n)
 }
 
 /* Put back what the pieces held before: old views mapped again, gaps freed. */
-static void undo_pieces(struct piece *pc, size_t n)
+static void undo_pieces(struct wm_piece *pc, size_t n)
 {
     const struct wm_place *pl = wm_engine.place;
     for (size_t i = 0; i < n; i++) {
@@ -90,20 +84,29 @@ static void undo_pieces(struct piece *pc, size_t n)
     }
 }
 
+/* Where a gap piece starting at p must end (at most e): one piece is taken
+ * as one reservation, and the exact strategy cannot join reservations made
+ * apart (spare placeholders and fresh ones). */
+static uintptr_t gap_piece_end(uintptr_t p, uintptr_t e)
+{
+    uintptr_t b = wm_engine.place->reservation_end(p, e);
+    return b < e ? b : e;
+}
+
 /* Collect [lo, hi) as pieces: old views (already isolated to lie inside) and
  * gaps.  pc has room for every piece plus one. */
-static size_t collect_pieces(uintptr_t lo, uintptr_t hi, struct piece *pc)
+static size_t collect_pieces(uintptr_t lo, uintptr_t hi, struct wm_piece *pc)
 {
     size_t n = 0;
     uintptr_t p = lo;
     while (p < hi) {
         struct wm_region *r = wm_region_first_from(&wm_engine.regions, p);
         if (r && r->start <= p) {
-            pc[n++] = (struct piece){r->vstart, r->vend, r, false};
+            pc[n++] = (struct wm_piece){r->vstart, r->vend, r, false};
             p = r->vend;
         } else {
-            uintptr_t e = r && r->start < hi ? r->start : hi;
-            pc[n++] = (struct piece){p, e, NULL, false};
+            uintptr_t e = gap_piece_end(p, r && r->start < hi ? r->start : hi);
+            pc[n++] = (struct wm_piece){p, e, NULL, false};
             p = e;
         }
     }
@@ -116,7 +119,7 @@ static size_t count_pieces(uintptr_t lo, uintptr_t hi)
     uintptr_t p = lo;
     while (p < hi) {
         struct wm_region *r = wm_region_first_from(&wm_engine.regions, p);
-        p = r && r->start <= p ? r->vend : r && r->start < hi ? r->start : hi;
+        p = r && r->start <= p ? r->vend : gap_piece_end(p, r && r->start < hi ? r->start : hi);
         n++;
     }
     return n;
@@ -124,7 +127,7 @@ static size_t count_pieces(uintptr_t lo, uintptr_t hi)
 
 /* Turn every piece into a reserved range: old views are unmapped (their data
  * stays in their sections), gaps are reserved.  Undo on failure. */
-static int reserve_pieces(struct piece *pc, size_t n)
+static int reserve_pieces(struct wm_piece *pc, size_t n)
 {
     const struct wm_place *pl = wm_engine.place;
     for (size_t i = 0; i < n; i++) {
@@ -144,7 +147,7 @@ static int reserve_pieces(struct piece *pc, size_t n)
 
 /* Give the piece containing q->file_end a boundary there.  Returns the index
  * of the piece that was split, or n when none was. */
-static size_t split_at_eof(const struct request *q, struct piece *pc, size_t *n, int *err)
+static size_t split_at_eof(const struct request *q, struct wm_piece *pc, size_t *n, int *err)
 {
     *err = 0;
     for (size_t i = 0; i < *n; i++) {
@@ -155,7 +158,7 @@ static size_t split_at_eof(const struct request *q, struct piece *pc, size_t *n,
                 return *n;
             for (size_t j = *n; j > i + 1; j--)
                 pc[j] = pc[j - 1];
-            pc[i + 1] = (struct piece){q->file_end, pc[i].end, NULL, false};
+            pc[i + 1] = (struct wm_piece){q->file_end, pc[i].end, NULL, false};
             pc[i].end = q->file_end;
             (*n)++;
             return i;
@@ -164,7 +167,7 @@ static size_t split_at_eof(const struct request *q, struct piece *pc, size_t *n,
     return *n;
 }
 
-static void fill_region(struct wm_region *r, const struct request *q, const struct piece *p)
+static void fill_region(struct wm_region *r, const struct request *q, const struct wm_piece *p)
 {
     r->start = r->vstart = p->start;
     r->end = r->vend = p->end;
@@ -192,7 +195,7 @@ static void forget_range(uintptr_t lo, uintptr_t hi)
 /* Map q into the pieces pc[0..n) (room for n+1).  With take_pieces the pieces
  * are old views and gaps still to be reserved; without, pc[0] is one range
  * the caller reserved and which is freed on failure. */
-static int place_pieces(struct request *q, struct piece *pc, size_t n, bool take_pieces)
+static int place_pieces(struct request *q, struct wm_piece *pc, size_t n, bool take_pieces)
 {
     const struct wm_place *pl = wm_engine.place;
     size_t cap = n + 1, split;
@@ -282,7 +285,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
         }
         q->lo = a;
         q->hi = q->file_end = a + rlen;
-        struct piece p = {a, a + rlen, NULL, true};
+        struct wm_piece p = {a, a + rlen, NULL, true};
         fill_region(r, q, &p);
         if ((err = wm_apply_fresh_prot(r))) {
             pl->free_view(a, rlen);
@@ -298,8 +301,30 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
     q->lo = a;
     q->hi = a + rlen;
     q->file_end = a + mapped;
-    struct piece pc[2] = {{a, a + rlen, NULL, false}};
+    struct wm_piece pc[2] = {{a, a + rlen, NULL, false}};
     return place_pieces(q, pc, 1, false);
+}
+
+/* Make [lo, hi) ready to receive new views: view boundaries at lo and hi,
+ * private pages of copy-on-write views copied (they could not be put back
+ * once their view is unmapped), and its pieces (old views and gaps) in *pc
+ * (malloc'd, room for one more), not yet reserved. */
+static int prepare_range(uintptr_t lo, uintptr_t hi, struct wm_piece **pc, size_t *n)
+{
+    int err;
+    if ((err = wm_isolate_range(lo, hi))) {
+        wm_merge_range(lo, hi);
+        return err;
+    }
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
+         r = wm_region_first_from(&wm_engine.regions, r->vend))
+        if (wm_view_has_private_pages(r->vstart) && (err = wm_materialize_view(r->vstart)))
+            return err;
+    *n = count_pieces(lo, hi);
+    if (!(*pc = malloc((*n + 1) * sizeof **pc)))
+        return ENOMEM;
+    collect_pieces(lo, hi, *pc);
+    return 0;
 }
 
 /* MAP_FIXED / MAP_FIXED_NOREPLACE at [q->lo, q->hi). */
@@ -315,26 +340,47 @@ static int place_fixed(struct request *q, bool noreplace)
          * library did not map (heap, images, stacks) with ENOMEM. */
         err = gaps_are_free(q->lo, q->hi) ? 0 : ENOMEM;
     }
-    if (err)
+    struct wm_piece *pc;
+    size_t n;
+    if (err || (err = prepare_range(q->lo, q->hi, &pc, &n)))
         return err;
-    if ((err = wm_isolate_range(q->lo, q->hi))) {
-        wm_merge_range(q->lo, q->hi);
-        return err;
-    }
-    /* Private pages of copy-on-write views cannot be put back once their view
-     * is unmapped; copy them first so a failure below can restore them. */
-    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, q->lo); r && r->start < q->hi;
-         r = wm_region_first_from(&wm_engine.regions, r->vend))
-        if (wm_view_has_private_pages(r->vstart) && (err = wm_materialize_view(r->vstart)))
-            return err;
-    size_t n = count_pieces(q->lo, q->hi);
-    struct piece *pc = malloc((n + 1) * sizeof *pc);
-    if (!pc)
-        return ENOMEM;
-    collect_pieces(q->lo, q->hi, pc);
     err = place_pieces(q, pc, n, true);
     free(pc);
     return err;
+}
+
+int wm_take_range(uintptr_t lo, uintptr_t hi, struct wm_piece **pc, size_t *n)
+{
+    int err = gaps_are_free(lo, hi) ? 0 : ENOMEM;
+    if (err || (err = prepare_range(lo, hi, pc, n)))
+        return err;
+    if ((err = reserve_pieces(*pc, *n))) /* undoes itself */
+        free(*pc);
+    return err;
+}
+
+void wm_untake_range(struct wm_piece *pc, size_t n)
+{
+    undo_pieces(pc, n);
+    if (n)
+        wm_merge_range(pc[0].start, pc[n - 1].end);
+    free(pc);
+}
+
+void wm_forget_range(uintptr_t lo, uintptr_t hi)
+{
+    forget_range(lo, hi);
+}
+
+int wm_map_fixed(uintptr_t lo, uintptr_t hi, struct wm_backing *b, uint64_t offset, int prot,
+                 uint16_t rflags, bool noreplace)
+{
+    size_t page = wm_engine.page, len = hi - lo;
+    size_t mapped = b->size <= offset ? 0
+                    : b->size - offset < len ? round_up((size_t)(b->size - offset), page)
+                                             : len;
+    struct request q = {lo, hi, lo + mapped, b, offset, prot, rflags};
+    return place_fixed(&q, noreplace);
 }
 
 static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off, void **out)

@@ -272,6 +272,17 @@ static uintptr_t spare_end(uintptr_t addr)
     return s ? s->end : 0;
 }
 
+static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
+{
+    /* A spare placeholder, or a free run up to the next one: each is one
+     * reservation; MEM_COALESCE_PLACEHOLDERS cannot join them (Windows and
+     * Wine 10 join only placeholders split from one reservation). */
+    struct wm_region *s = wm_region_first_from(&spare, addr);
+    if (s && s->start <= addr)
+        return s->end < e ? s->end : e;
+    return s && s->start < e ? s->start : e;
+}
+
 static bool is_available(uintptr_t lo, uintptr_t hi)
 {
     return available(lo, hi);
@@ -291,4 +302,5 @@ const struct wm_place wm_place_exact = {
     .free_view = free_view,
     .free_reserved = free_reserved,
     .spare_end = spare_end,
+    .reservation_end = reservation_end,
 };

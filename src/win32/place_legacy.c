@@ -141,6 +141,12 @@ static uintptr_t spare_end(uintptr_t addr)
     return 0; /* legacy keeps nothing outside its regions */
 }
 
+static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
+{
+    (void)addr;
+    return e; /* any free range is one reservation */
+}
+
 const struct wm_place wm_place_legacy = {
     .name = "legacy",
     .page = 65536,
@@ -155,4 +161,5 @@ const struct wm_place wm_place_legacy = {
     .free_view = free_view,
     .free_reserved = free_reserved,
     .spare_end = spare_end,
+    .reservation_end = reservation_end,
 };
