@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -184,4 +186,133 @@ void test_mremap__bad_arguments(void)
     WMT_ERRNO(mremap(p, 2 * pg, 3 * pg, MREMAP_MAYMOVE), MAP_FAILED, EFAULT);
     WMT_TRUE(wmt_has_pattern(p, pg, 0, 9));
     munmap(p, pg);
+}
+
+static sigjmp_buf bus_jump;
+static volatile int bus_sig;
+
+static void on_bus(int sig)
+{
+    bus_sig = sig;
+    siglongjmp(bus_jump, 1);
+}
+
+/* The signal a read of *p raises (0: none). */
+static int signal_on_read(volatile unsigned char *p)
+{
+    struct sigaction sa, old_bus, old_segv;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_bus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    bus_sig = 0;
+    if (sigsetjmp(bus_jump, 1) == 0)
+        (void)*p;
+    sigaction(SIGBUS, &old_bus, NULL);
+    sigaction(SIGSEGV, &old_segv, NULL);
+    return bus_sig;
+}
+
+void test_mremap__moving_pages_past_end_of_file_raises_no_signal(void)
+{
+    size_t pg = wmt_page();
+    for (int shared = 0; shared < 2; shared++) {
+        int fd = wmt_temp_file(4 * pg, 3, O_RDWR, NULL, 0);
+        WMT_REQUIRE(fd >= 0);
+        unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+        unsigned char *dst = mmap(NULL, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        WMT_REQUIRE(p != MAP_FAILED && dst != MAP_FAILED);
+        WMT_REQUIRE(ftruncate(fd, 0) == 0);
+        unsigned char *q = mremap(p, pg, pg, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+        WMT_PTR_EQ(q, dst);
+        WMT_TRUE(is_free(p, pg));
+        if (shared)
+            WMT_EQ(signal_on_read(q), SIGBUS); /* past end of file, where it moved */
+        WMT_AUDIT();
+        munmap(p + pg, pg);
+        munmap(dst, pg);
+        close(fd);
+    }
+}
+
+void test_mremap__part_of_a_file_mapping_moves_with_its_offsets(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(4 * pg, 4, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 4 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *dst = mmap(NULL, 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED && dst != MAP_FAILED);
+    unsigned char *q = mremap(p + pg, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+    WMT_PTR_EQ(q, dst);
+    WMT_TRUE(wmt_has_pattern(q, 2 * pg, pg, 4));
+    WMT_TRUE(wmt_has_pattern(p, pg, 0, 4));
+    WMT_TRUE(wmt_has_pattern(p + 3 * pg, pg, 3 * pg, 4));
+    WMT_TRUE(is_free(p + pg, 2 * pg));
+    WMT_AUDIT();
+    munmap(p, 4 * pg);
+    munmap(dst, 2 * pg);
+    close(fd);
+}
+
+void test_mremap__range_beyond_one_mapping_efault(void)
+{
+    size_t pg = wmt_page();
+    int fa = wmt_temp_file(2 * pg, 5, O_RDWR, NULL, 0), fb = wmt_temp_file(2 * pg, 6, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fa >= 0 && fb >= 0);
+    unsigned char *arena = mmap(NULL, 6 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(arena != MAP_FAILED);
+    unsigned char *a = mmap(arena, 2 * pg, PROT_READ, MAP_SHARED | MAP_FIXED, fa, 0);
+    unsigned char *b = mmap(arena + 2 * pg, 2 * pg, PROT_READ, MAP_SHARED | MAP_FIXED, fb, 0);
+    WMT_REQUIRE(a == arena && b == arena + 2 * pg);
+    WMT_REQUIRE(munmap(arena + 4 * pg, 2 * pg) == 0);
+    /* Two mappings (two files). */
+    WMT_ERRNO(mremap(a + pg, 2 * pg, 3 * pg, MREMAP_MAYMOVE), MAP_FAILED, EFAULT);
+    /* Past the end of a mapping, into unmapped pages. */
+    WMT_ERRNO(mremap(b, 3 * pg, 4 * pg, MREMAP_MAYMOVE), MAP_FAILED, EFAULT);
+    /* Into a PROT_NONE guard page: another mapping as Linux counts them. */
+    unsigned char *g = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(g != MAP_FAILED);
+    WMT_REQUIRE(mprotect(g + 2 * pg, pg, PROT_NONE) == 0);
+    WMT_ERRNO(mremap(g, 3 * pg, 4 * pg, MREMAP_MAYMOVE), MAP_FAILED, EFAULT);
+    WMT_TRUE(wmt_has_pattern(a, 2 * pg, 0, 5) && wmt_has_pattern(b, 2 * pg, 0, 6));
+    WMT_AUDIT();
+    munmap(g, 3 * pg);
+    munmap(arena, 4 * pg);
+    close(fa);
+    close(fb);
+}
+
+void test_mremap__growing_in_place_before_a_mapped_page_enomem(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(4 * pg, 7, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(mmap(p + 2 * pg, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p + 2 * pg);
+    WMT_ERRNO(mremap(p, 2 * pg, 3 * pg, 0), MAP_FAILED, ENOMEM);
+    /* Inside a mapping: the next page is the mapping's own. */
+    unsigned char *q = mmap(NULL, 3 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+    WMT_REQUIRE(q != MAP_FAILED);
+    WMT_ERRNO(mremap(q, pg, 2 * pg, 0), MAP_FAILED, ENOMEM);
+    WMT_AUDIT();
+    munmap(p, 3 * pg);
+    munmap(q, 3 * pg);
+    close(fd);
+}
+
+void test_mremap__shared_anonymous_grown_past_its_object_sigbus(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    memset(p, 9, 2 * pg);
+    unsigned char *q = mremap(p, 2 * pg, 3 * pg, MREMAP_MAYMOVE);
+    WMT_REQUIRE(q != MAP_FAILED);
+    WMT_EQ(q[0] + q[2 * pg - 1], 18);
+    WMT_EQ(signal_on_read(q + 2 * pg), SIGBUS);
+    WMT_AUDIT();
+    munmap(q, 3 * pg);
 }
