@@ -138,6 +138,8 @@ WMT(truncate, shrink_while_mapped_keeps_data_before_the_new_end, NULL, "ftruncat
 WMT(truncate, shrink_to_zero_then_grow_again, NULL, "a mapped file truncated to zero and grown again reads zeros through the same mapping")
 WMT(truncate, bad_arguments, NULL, "ftruncate on a read-only descriptor or with a negative length fails with EINVAL; a closed one with EBADF")
 WMT(truncate, descriptor_not_open_for_writing_einval, NULL, "ftruncate of a descriptor not open for writing (file or shm object) fails with EINVAL and leaves the mapped file alone")
+WMT(truncate, after_partial_mprotect_munmap_and_fixed_maps_never_ebusy, NULL, "ftruncate of a mapped file succeeds after partial mprotect, munmap and MAP_FIXED over its mappings (Linux never refuses)")
+WMT(truncate, length_past_the_largest_file_efbig, NULL, "ftruncate past the largest file the file system holds fails with EFBIG and leaves the file alone")
 WMT(mremap, shrink_in_place_keeps_data, NULL, "mremap to a smaller size shrinks in place and keeps the data")
 WMT(mremap, grow_in_place_when_the_next_pages_are_free, NULL, "mremap grows in place when the following pages are free; new pages read zeros")
 WMT(mremap, grow_blocked_without_maymove_enomem, NULL, "mremap that cannot grow in place without MREMAP_MAYMOVE fails with ENOMEM and changes nothing")

@@ -164,3 +164,34 @@ void test_truncate__descriptor_not_open_for_writing_einval(void)
     munmap(p, 2 * pg);
     close(fd);
 }
+
+void test_truncate__after_partial_mprotect_munmap_and_fixed_maps_never_ebusy(void)
+{
+    /* A sequence found by random testing (in pages of an arena). */
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(4 * pg, 8, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *a = mmap(NULL, 64 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a != MAP_FAILED);
+    WMT_REQUIRE(mmap(a + 56 * pg, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+                     (off_t)(2 * pg)) == a + 56 * pg);
+    WMT_EQ(mprotect(a + 60 * pg, pg, PROT_READ), 0);
+    WMT_EQ(mprotect(a + 55 * pg, 4 * pg, PROT_READ), 0);
+    WMT_EQ(munmap(a + 39 * pg, 20 * pg), 0);
+    WMT_REQUIRE(mmap(a + 58 * pg, 5 * pg, PROT_NONE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)(4 * pg)) ==
+                a + 58 * pg);
+    WMT_EQ(ftruncate(fd, (off_t)pg), 0);
+    WMT_EQ(wmt_file_size(fd), (long long)pg);
+    WMT_AUDIT();
+    munmap(a, 64 * pg);
+    close(fd);
+}
+
+void test_truncate__length_past_the_largest_file_efbig(void)
+{
+    int fd = wmt_temp_file(100, 9, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    WMT_ERRNO(ftruncate(fd, (off_t)1 << 62), -1, EFBIG);
+    WMT_EQ(wmt_file_size(fd), 100);
+    close(fd);
+}

@@ -99,13 +99,32 @@ static int mark_file(const BY_HANDLE_FILE_INFORMATION *fi)
     return 0;
 }
 
-static int set_size(HANDLE h, uint64_t len)
+/* Set the file's size.  Linux: EINVAL for a descriptor not open for
+ * writing; growth the file system refuses is EFBIG (POSIX: longer than the
+ * largest file), which Windows reports as ERROR_DISK_FULL or
+ * ERROR_FILE_TOO_LARGE and Wine (from Linux's EFBIG) as
+ * ERROR_NOT_ENOUGH_MEMORY. */
+static int set_size(HANDLE h, uint64_t len, bool growing)
 {
     FILE_END_OF_FILE_INFO eof = {{.QuadPart = (LONGLONG)len}};
+    if (len > INT64_MAX)
+        return EFBIG;
     if (SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof))
         return 0;
-    /* Linux: EINVAL for a descriptor not open for writing. */
-    return GetLastError() == ERROR_ACCESS_DENIED ? EINVAL : wm_last_errno();
+    switch (GetLastError()) {
+    case ERROR_ACCESS_DENIED:
+        return EINVAL;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+    case ERROR_FILE_TOO_LARGE:
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_INVALID_PARAMETER:
+        if (growing)
+            return EFBIG;
+        /* fall through */
+    default:
+        return wm_last_errno();
+    }
 }
 
 /* Views (by first region) mapping a section of the file larger than len. */
@@ -200,7 +219,7 @@ static int truncate_mapped(HANDLE h, uint64_t len)
     if (!GetFileInformationByHandle(h, &fi) || !wm_sys.GetFileSizeEx(h, &size))
         return wm_last_errno();
     if (len >= (uint64_t)size.QuadPart)
-        return set_size(h, len); /* growing is allowed; mappings see it on access */
+        return set_size(h, len, true); /* growing is allowed; mappings see it on access */
     int err = mark_file(&fi);
     if (err)
         return err;
@@ -232,7 +251,7 @@ static int truncate_mapped(HANDLE h, uint64_t len)
          * (also those kept for reverting private copies), so Windows lets
          * the file shrink. */
         sections_larger_than(len, false);
-        err = set_size(h, len);
+        err = set_size(h, len, false);
     }
     /* Sections of the file's size now (the new one, or the old one if the
      * truncation failed), and every view mapped again. */
