@@ -165,6 +165,23 @@ void wmt_audit_at(int line, const char *file)
 #endif
 }
 
+#ifdef _WIN32
+int wmt_inject_verdict(long n, long calls, int rc, int err)
+{
+    const char *audit = wm_audit();
+    if (audit)
+        wmt_fail(__LINE__, __FILE__, "failure point %ld: %s", n, audit);
+    if (calls < n) {
+        if (rc != 0)
+            wmt_fail(__LINE__, __FILE__, "fails with errno %d without injection", err);
+        return 1;
+    }
+    if (rc != 0 && err != ENOMEM)
+        wmt_fail(__LINE__, __FILE__, "failure point %ld: errno %d, not ENOMEM", n, err);
+    return 0;
+}
+#endif
+
 unsigned char *wmt_foreign_then_mapped(size_t *unit)
 {
     /* Windows places allocations on 64 KiB boundaries. */
@@ -248,6 +265,15 @@ long wmt_handle_count(void)
         n++;
     closedir(d);
     return n;
+#endif
+}
+
+int wmt_pipe(int fds[2])
+{
+#ifdef _WIN32
+    return _pipe(fds, 4096, O_BINARY);
+#else
+    return pipe(fds);
 #endif
 }
 

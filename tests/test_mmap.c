@@ -132,11 +132,7 @@ void test_mmap__bad_fd_ebadf(void)
 void test_mmap__pipe_enodev(void)
 {
     int fds[2];
-#ifdef _WIN32
-    WMT_REQUIRE(_pipe(fds, 4096, O_BINARY) == 0);
-#else
-    WMT_REQUIRE(pipe(fds) == 0);
-#endif
+    WMT_REQUIRE(wmt_pipe(fds) == 0);
     WMT_ERRNO(mmap(NULL, wmt_page(), PROT_READ, MAP_SHARED, fds[0], 0), MAP_FAILED, ENODEV);
     close(fds[0]);
     close(fds[1]);

@@ -97,11 +97,7 @@ void test_msync__fsync_and_fdatasync(void)
     WMT_EQ(fdatasync(fd), 0);
     WMT_EQ(fsync(ro), 0); /* Linux needs no write access to flush */
     int fds[2];
-#ifdef _WIN32
-    WMT_REQUIRE(_pipe(fds, 4096, O_BINARY) == 0);
-#else
-    WMT_REQUIRE(pipe(fds) == 0);
-#endif
+    WMT_REQUIRE(wmt_pipe(fds) == 0);
     WMT_ERRNO(fsync(fds[0]), -1, EINVAL);
     close(fds[0]);
     close(fds[1]);

@@ -88,6 +88,15 @@ long long wmt_file_size(int fd);
  * VirtualQuery, printing what is wrong.  Native: no table, no assertion. */
 #define WMT_AUDIT() wmt_audit_at(__LINE__, __FILE__)
 void wmt_audit_at(int line, const char *file);
+#ifdef _WIN32
+/* Failure injection: after an operation ran with the n-th injectable Win32
+ * call failing (rc and err: its result and errno; calls: how many such calls
+ * it made), assert what holds at every failure point: the region table is
+ * sound, an operation that never reached the failure point succeeded, a
+ * failed one says ENOMEM.  Returns 1 when the failure point was not reached
+ * (every call of the operation has been failed once: the driver stops). */
+int wmt_inject_verdict(long n, long calls, int rc, int err);
+#endif
 /* Memory the library did not map (Windows: VirtualAlloc; native: the
  * system's mmap), len bytes, read-write or (reserve_only) inaccessible. */
 void *wmt_system_alloc(size_t len, int reserve_only);
@@ -97,6 +106,8 @@ void wmt_system_free(void *p, size_t len);
  * A unit is 64 KiB or the page size if larger.  NULL on failure. */
 unsigned char *wmt_foreign_then_mapped(size_t *unit);
 void wmt_foreign_then_mapped_free(unsigned char *p, size_t unit);
+/* A pipe (mingw-w64: _pipe), as pipe(). */
+int wmt_pipe(int fds[2]);
 /* Bytes the C heap has handed out and not taken back (-1 if unknown). */
 long long wmt_heap_in_use(void);
 /* Windows: open handles of this process; native: open descriptors. */
