@@ -156,6 +156,8 @@ WMT(mremap, growing_in_place_before_a_mapped_page_enomem, NULL, "growing without
 WMT(mremap, shared_anonymous_grown_past_its_object_sigbus, NULL, "a shared anonymous mapping grown by a move keeps its data; pages past its object raise SIGBUS")
 WMT(engine, failed_truncate_and_mremap_change_nothing, wmt_windows_only, "ftruncate of a mapped file and a moving mremap failing at any Win32 call change nothing and leak nothing")
 WMT(engine, protection_round_trips_leak_no_handle_or_heap, NULL, "1000 mmap/mprotect round trip/munmap cycles leave handles and heap as they were")
+WMT(engine, calls_whose_undo_only_releases_survive_persistent_failure, wmt_windows_only, "with every Win32 call from the n-th on failing, a new mapping and msync fail with ENOMEM and change nothing")
+WMT(engine, win32_errors_become_their_posix_errno, wmt_windows_only, "each Win32 error of the translation table reaches the caller as its POSIX errno (others: EIO)")
 WMT(mlock, large_range_grows_the_quota, wmt_memlock_limited, "mlock of 16 MiB succeeds: the working-set quota grows as needed")
 WMT(mlock, mremap_keeps_the_lock, NULL, "a locked mapping moved and grown by mremap stays locked, new pages too")
 WMT(foreign, mprotect_guard_page_in_heap_block_faults_accerr, NULL, "mprotect(PROT_NONE) of a page inside a malloc'd block works and a write there is SIGSEGV/SEGV_ACCERR at that address")

@@ -178,7 +178,16 @@ static int op_mmap_file_with_tail(struct world *w)
 /* Fail the 1st, 2nd, ... Win32 call of op until op gets through without
  * reaching the failure point; after every failure, everything must be as
  * before.  Prints the number of failure points exercised. */
+static void inject_from(int (*op)(struct world *), bool persistent);
+
 static void inject_each(int (*op)(struct world *))
+{
+    inject_from(op, false);
+}
+
+/* With persistent, every Win32 call from the n-th on fails (the system out of
+ * memory for good), not only the n-th. */
+static void inject_from(int (*op)(struct world *), bool persistent)
 {
     long n;
     for (n = 1; n < 500; n++) {
@@ -193,7 +202,7 @@ static void inject_each(int (*op)(struct world *))
         snap(&w, &before);
         if (getenv("WMT_VERBOSE"))
             fprintf(stderr, "[failure point %ld]\n", n);
-        wm_sys_inject_fail_at(n);
+        wm_sys_inject(n, ERROR_NOT_ENOUGH_MEMORY, persistent);
         errno = 0;
         int rc = op(&w);
         int e = errno;
@@ -228,9 +237,15 @@ static void inject_each(int (*op)(struct world *))
     printf("(%ld failure points) ", n - 1);
     WMT_TRUE(n > 1 && n < 500);
 }
+static int op_mmap_anon(struct world *w)
+{
+    void *p = mmap(NULL, 3 * w->pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? -1 : munmap(p, 3 * w->pg);
+}
 #else
 /* Natively these tests are skipped (see test-list.h). */
 #define inject_each(op) ((void)0)
+#define inject_from(op, persistent) ((void)0)
 #endif
 
 void test_engine__failed_fixed_mmap_changes_nothing(void)
@@ -267,6 +282,58 @@ void test_engine__failed_truncate_and_mremap_change_nothing(void)
 void test_engine__failed_mmap_with_tail_changes_nothing(void)
 {
     inject_each(op_mmap_file_with_tail);
+}
+
+void test_engine__calls_whose_undo_only_releases_survive_persistent_failure(void)
+{
+    /* The system out of memory from the n-th call on: new mappings, mlock
+     * and msync undo by releasing only, so they still change nothing. */
+    inject_from(op_mmap_anon, true);
+    inject_from(op_mmap_file_with_tail, true);
+    inject_from(op_msync_shared, true);
+}
+
+void test_engine__win32_errors_become_their_posix_errno(void)
+{
+#ifdef _WIN32
+    static const struct { DWORD win32; int posix; } table[] = {
+        {ERROR_NOT_ENOUGH_MEMORY, ENOMEM}, {ERROR_OUTOFMEMORY, ENOMEM},
+        {ERROR_COMMITMENT_LIMIT, ENOMEM}, {ERROR_NO_SYSTEM_RESOURCES, ENOMEM},
+        {ERROR_INVALID_ADDRESS, ENOMEM}, {ERROR_ACCESS_DENIED, EACCES},
+        {ERROR_SHARING_VIOLATION, EACCES}, {ERROR_INVALID_HANDLE, EBADF},
+        {ERROR_INVALID_PARAMETER, EINVAL}, {ERROR_MAPPED_ALIGNMENT, EINVAL},
+        {ERROR_FILE_INVALID, ENODEV}, {ERROR_BAD_EXE_FORMAT, ENODEV},
+        {ERROR_DISK_FULL, ENOSPC}, {ERROR_HANDLE_DISK_FULL, ENOSPC},
+        {ERROR_USER_MAPPED_FILE, EBUSY}, {ERROR_BUSY, EBUSY},
+        {ERROR_LOCK_VIOLATION, EAGAIN}, {ERROR_WORKING_SET_QUOTA, EAGAIN},
+        {ERROR_FILE_NOT_FOUND, ENOENT}, {ERROR_PATH_NOT_FOUND, ENOENT},
+        {ERROR_FILE_EXISTS, EEXIST}, {ERROR_ALREADY_EXISTS, EEXIST},
+        {ERROR_FILENAME_EXCED_RANGE, ENAMETOOLONG}, {ERROR_PRIVILEGE_NOT_HELD, EPERM},
+        {ERROR_NOACCESS, EFAULT}, {ERROR_ARITHMETIC_OVERFLOW, EOVERFLOW},
+        {ERROR_GEN_FAILURE, EIO}, /* anything else */
+        {ERROR_SUCCESS, EIO},     /* a failure that left no error code */
+    };
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    p[0] = 1;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        /* The first Win32 call of this mprotect is its VirtualProtect. */
+        wm_sys_inject(1, table[i].win32, false);
+        errno = 0;
+        int rc = mprotect(p, pg, PROT_READ);
+        int e = errno;
+        wm_sys_inject(0, 0, false);
+        if (rc != -1 || e != table[i].posix)
+            wmt_fail(__LINE__, __FILE__, "Win32 error %lu: mprotect returned %d errno %d, expected %d",
+                     table[i].win32, rc, e, table[i].posix);
+        else
+            CU_PASS("errno");
+        p[0] = 2; /* still writable: the failed call changed nothing */
+    }
+    WMT_AUDIT();
+    munmap(p, pg);
+#endif
 }
 
 /* ---- leaks ---- */

@@ -72,7 +72,7 @@ bool wm_handle_allows(HANDLE h, ACCESS_MASK need)
 static int check_empty(HANDLE h, bool shared, int prot, struct wm_backing *b)
 {
     FILE_BASIC_INFO bi;
-    if (GetFileInformationByHandleEx(h, FileBasicInfo, &bi, sizeof bi) &&
+    if (wm_sys.GetFileInformationByHandleEx(h, FileBasicInfo, &bi, sizeof bi) &&
         (bi.FileAttributes & FILE_ATTRIBUTE_DIRECTORY))
         return ENODEV;
     if (!wm_handle_allows(h, FILE_READ_DATA))

@@ -109,7 +109,7 @@ static int set_size(HANDLE h, uint64_t len, bool growing)
     FILE_END_OF_FILE_INFO eof = {{.QuadPart = (LONGLONG)len}};
     if (len > INT64_MAX)
         return EFBIG;
-    if (SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof))
+    if (wm_sys.SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof))
         return 0;
     switch (GetLastError()) {
     case ERROR_ACCESS_DENIED:
@@ -216,7 +216,7 @@ static int truncate_mapped(HANDLE h, uint64_t len)
 {
     BY_HANDLE_FILE_INFORMATION fi;
     LARGE_INTEGER size;
-    if (!GetFileInformationByHandle(h, &fi) || !wm_sys.GetFileSizeEx(h, &size))
+    if (!wm_sys.GetFileInformationByHandle(h, &fi) || !wm_sys.GetFileSizeEx(h, &size))
         return wm_last_errno();
     if (len >= (uint64_t)size.QuadPart)
         return set_size(h, len, true); /* growing is allowed; mappings see it on access */

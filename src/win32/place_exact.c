@@ -33,7 +33,7 @@ static bool windows_free(uintptr_t lo, uintptr_t hi)
 {
     while (lo < hi) {
         MEMORY_BASIC_INFORMATION mi;
-        if (!VirtualQuery((void *)lo, &mi, sizeof mi) || mi.State != MEM_FREE)
+        if (!wm_sys.VirtualQuery((void *)lo, &mi, sizeof mi) || mi.State != MEM_FREE)
             return false;
         lo = (uintptr_t)mi.BaseAddress + mi.RegionSize;
     }
@@ -72,7 +72,8 @@ static void give_back(uintptr_t a, size_t len)
     release_spare_from(s);
 }
 
-/* Release every placeholder in [lo, hi) (a failed reservation's pieces). */
+/* Release every placeholder in [lo, hi) (a failed reservation's pieces).
+ * An undo step: it asks VirtualQuery directly, outside failure injection. */
 static void release_all(uintptr_t lo, uintptr_t hi)
 {
     while (lo < hi) {

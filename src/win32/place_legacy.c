@@ -38,6 +38,8 @@ static int retake(uintptr_t addr, size_t len)
     return reserve(addr, len, true, &got);
 }
 
+/* Also used on undo paths (ensure_reserved), so it asks VirtualQuery
+ * directly, outside failure injection. */
 static bool is_free(uintptr_t addr)
 {
     MEMORY_BASIC_INFORMATION mi;

@@ -80,6 +80,7 @@ static int object_path(const char *name, wchar_t *out, size_t n)
 
 int shm_open(const char *name, int oflag, mode_t mode)
 {
+    wm_init();
     wchar_t path[MAX_PATH + 1024];
     int err = object_path(name, path, sizeof path / sizeof path[0]);
     int acc = oflag & O_ACCMODE;
@@ -97,7 +98,7 @@ int shm_open(const char *name, int oflag, mode_t mode)
     /* POSIX: FD_CLOEXEC is set on the new descriptor, so the handle is not
      * inheritable (child processes reopen objects by name). */
     SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
-    HANDLE h = CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa,
+    HANDLE h = wm_sys.CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa,
                            disp, attrs, NULL);
     if (h == INVALID_HANDLE_VALUE) {
         errno = wm_last_errno();
@@ -107,24 +108,24 @@ int shm_open(const char *name, int oflag, mode_t mode)
      * handle asks at creation; opening an existing one is checked here. */
     bool existed = disp == OPEN_EXISTING || GetLastError() == ERROR_ALREADY_EXISTS;
     BY_HANDLE_FILE_INFORMATION fi;
-    if (existed && acc != O_RDONLY && GetFileInformationByHandle(h, &fi) &&
+    if (existed && acc != O_RDONLY && wm_sys.GetFileInformationByHandle(h, &fi) &&
         (fi.dwFileAttributes & FILE_ATTRIBUTE_READONLY)) {
-        CloseHandle(h);
+        wm_sys.CloseHandle(h);
         errno = EACCES;
         return -1;
     }
     if ((oflag & O_TRUNC) && acc != O_RDONLY) {
         FILE_END_OF_FILE_INFO eof = {{.QuadPart = 0}};
-        if (!SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof)) {
+        if (!wm_sys.SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof)) {
             errno = wm_last_errno();
-            CloseHandle(h);
+            wm_sys.CloseHandle(h);
             return -1;
         }
     }
     int fd = _open_osfhandle((intptr_t)h,
                              (acc == O_RDONLY ? _O_RDONLY : 0) | (oflag & O_APPEND) | _O_NOINHERIT);
     if (fd < 0) {
-        CloseHandle(h);
+        wm_sys.CloseHandle(h);
         errno = EMFILE;
     }
     return fd;
@@ -142,13 +143,14 @@ static void sweep_tombstones(const wchar_t *dir)
         return;
     do {
         _snwprintf(f, sizeof f / sizeof f[0], L"%ls\\%ls", dir, fd.cFileName);
-        DeleteFileW(f);
+        wm_sys.DeleteFileW(f);
     } while (FindNextFileW(it, &fd));
     FindClose(it);
 }
 
 int shm_unlink(const char *name)
 {
+    wm_init();
     static volatile LONG counter;
     wchar_t path[MAX_PATH + 1024], tomb[MAX_PATH + 1024];
     int err = object_path(name, path, sizeof path / sizeof path[0]);
@@ -162,12 +164,12 @@ int shm_unlink(const char *name)
         *slash = L'\\';
         /* Rename first: the name is free at once, even while the object is
          * open; then delete (completed when the last handle closes). */
-        if (!MoveFileExW(path, tomb, 0))
+        if (!wm_sys.MoveFileExW(path, tomb, 0))
             err = wm_last_errno();
     }
     if (err)
         return wm_status(err);
     SetFileAttributesW(tomb, FILE_ATTRIBUTE_NORMAL); /* a read-only file cannot be deleted */
-    DeleteFileW(tomb);
+    wm_sys.DeleteFileW(tomb);
     return 0;
 }

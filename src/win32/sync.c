@@ -86,7 +86,7 @@ int fsync(int fd)
     /* FlushFileBuffers needs write access, which Linux's fsync does not:
      * flush through a second handle of the file.  A file this process may
      * not open for writing holds no writes of this process to flush. */
-    HANDLE w = ReOpenFile(h, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0);
+    HANDLE w = wm_sys.ReOpenFile(h, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0);
     if (w == INVALID_HANDLE_VALUE)
         return 0;
     int err = wm_sys.FlushFileBuffers(w) ? 0 : wm_last_errno();

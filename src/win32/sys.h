@@ -6,6 +6,7 @@
 #ifndef WM_SYS_H
 #define WM_SYS_H
 
+#include <stdbool.h>
 #include <windows.h>
 
 #ifndef MEM_RESERVE_PLACEHOLDER
@@ -21,60 +22,95 @@
 #define MEM_COALESCE_PLACEHOLDERS 0x00000001
 #endif
 
-typedef PVOID(WINAPI *wm_VirtualAlloc2_fn)(HANDLE, PVOID, SIZE_T, ULONG, ULONG, void *, ULONG);
-typedef PVOID(WINAPI *wm_MapViewOfFile3_fn)(HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, ULONG,
-                                            void *, ULONG);
-typedef BOOL(WINAPI *wm_UnmapViewOfFile2_fn)(HANDLE, PVOID, ULONG);
-typedef BOOL(WINAPI *wm_PrefetchVirtualMemory_fn)(HANDLE, ULONG_PTR, void *, ULONG);
-typedef BOOL(WINAPI *wm_QueryWorkingSetEx_fn)(HANDLE, PVOID, DWORD);
-/* ntdll's NtQueryObject, for ObjectBasicInformation (class 0): the access a
+/* ntdll's NtQueryObject with ObjectBasicInformation (class 0): the access a
  * handle was granted, which no kernel32 call reports. */
-typedef LONG(WINAPI *wm_NtQueryObject_fn)(HANDLE, int, PVOID, ULONG, PULONG);
 struct wm_object_basic_information {
     ULONG Attributes;
     ACCESS_MASK GrantedAccess;
     ULONG HandleCount, PointerCount, Reserved[10];
 };
 
+/* Every Win32 call the engine makes through the table, once:
+ *   X(return type, name, value on failure, (parameters), (arguments), injectable)
+ * injectable is an expression of the parameters: whether failure injection
+ * may fail this call (pure releases never fail: the engine orders its work so
+ * that every fallible step comes before them). */
+#define WM_SYS_LINKED(X)                                                                           \
+    X(HANDLE, CreateFileMappingW, NULL,                                                            \
+      (HANDLE f, LPSECURITY_ATTRIBUTES sa, DWORD p, DWORD hi, DWORD lo, LPCWSTR n),                \
+      (f, sa, p, hi, lo, n), 1)                                                                    \
+    X(LPVOID, MapViewOfFileEx, NULL, (HANDLE s, DWORD a, DWORD hi, DWORD lo, SIZE_T n, LPVOID b),  \
+      (s, a, hi, lo, n, b), 1)                                                                     \
+    X(BOOL, UnmapViewOfFile, FALSE, (LPCVOID a), (a), 0)                                           \
+    X(BOOL, CloseHandle, FALSE, (HANDLE h), (h), 0)                                                \
+    X(BOOL, DuplicateHandle, FALSE,                                                                \
+      (HANDLE sp, HANDLE h, HANDLE tp, LPHANDLE out, DWORD a, BOOL inh, DWORD o),                  \
+      (sp, h, tp, out, a, inh, o), 1)                                                              \
+    X(LPVOID, VirtualAlloc, NULL, (LPVOID a, SIZE_T n, DWORD t, DWORD p), (a, n, t, p), 1)         \
+    /* Splitting or joining placeholders can fail; releasing cannot. */                            \
+    X(BOOL, VirtualFree, FALSE, (LPVOID a, SIZE_T n, DWORD t), (a, n, t),                          \
+      (t & (MEM_PRESERVE_PLACEHOLDER | MEM_COALESCE_PLACEHOLDERS)) != 0)                           \
+    X(BOOL, VirtualProtect, FALSE, (LPVOID a, SIZE_T n, DWORD p, PDWORD old), (a, n, p, old), 1)   \
+    X(SIZE_T, VirtualQuery, 0, (LPCVOID a, PMEMORY_BASIC_INFORMATION m, SIZE_T n), (a, m, n), 1)   \
+    X(BOOL, FlushViewOfFile, FALSE, (LPCVOID a, SIZE_T n), (a, n), 1)                              \
+    X(BOOL, FlushFileBuffers, FALSE, (HANDLE f), (f), 1)                                           \
+    X(BOOL, GetFileSizeEx, FALSE, (HANDLE f, PLARGE_INTEGER s), (f, s), 1)                         \
+    X(BOOL, GetFileInformationByHandle, FALSE, (HANDLE f, LPBY_HANDLE_FILE_INFORMATION i), (f, i), \
+      1)                                                                                           \
+    X(BOOL, GetFileInformationByHandleEx, FALSE,                                                   \
+      (HANDLE f, FILE_INFO_BY_HANDLE_CLASS c, LPVOID i, DWORD n), (f, c, i, n), 1)                 \
+    X(BOOL, SetFileInformationByHandle, FALSE,                                                     \
+      (HANDLE f, FILE_INFO_BY_HANDLE_CLASS c, LPVOID i, DWORD n), (f, c, i, n), 1)                 \
+    X(HANDLE, CreateFileW, INVALID_HANDLE_VALUE,                                                   \
+      (LPCWSTR p, DWORD a, DWORD s, LPSECURITY_ATTRIBUTES sa, DWORD d, DWORD f, HANDLE t),         \
+      (p, a, s, sa, d, f, t), 1)                                                                   \
+    X(BOOL, MoveFileExW, FALSE, (LPCWSTR from, LPCWSTR to, DWORD f), (from, to, f), 1)             \
+    X(BOOL, DeleteFileW, FALSE, (LPCWSTR p), (p), 0)                                               \
+    X(HANDLE, ReOpenFile, INVALID_HANDLE_VALUE, (HANDLE h, DWORD a, DWORD s, DWORD f),             \
+      (h, a, s, f), 1)                                                                             \
+    X(BOOL, VirtualLock, FALSE, (LPVOID a, SIZE_T n), (a, n), 1)                                   \
+    X(BOOL, VirtualUnlock, FALSE, (LPVOID a, SIZE_T n), (a, n), 0)                                 \
+    X(BOOL, GetProcessWorkingSetSize, FALSE, (HANDLE p, PSIZE_T lo, PSIZE_T hi), (p, lo, hi), 1)   \
+    X(BOOL, SetProcessWorkingSetSize, FALSE, (HANDLE p, SIZE_T lo, SIZE_T hi), (p, lo, hi), 1)
+
+/* Looked up at run time (NULL where missing: the placeholder APIs before
+ * Windows 10 1803 and Wine 10):
+ *   X(return type, name, value on failure, (parameters), (arguments), injectable, dll, export) */
+#define WM_SYS_LOADED(X)                                                                           \
+    X(PVOID, VirtualAlloc2, NULL, (HANDLE p, PVOID a, SIZE_T n, ULONG t, ULONG pr, void *x, ULONG c), \
+      (p, a, n, t, pr, x, c), 1, "kernelbase.dll", "VirtualAlloc2")                                \
+    X(PVOID, MapViewOfFile3, NULL,                                                                 \
+      (HANDLE s, HANDLE p, PVOID a, ULONG64 o, SIZE_T n, ULONG t, ULONG pr, void *x, ULONG c),     \
+      (s, p, a, o, n, t, pr, x, c), 1, "kernelbase.dll", "MapViewOfFile3")                         \
+    X(BOOL, UnmapViewOfFile2, FALSE, (HANDLE p, PVOID a, ULONG f), (p, a, f),                      \
+      (f & MEM_PRESERVE_PLACEHOLDER) != 0, "kernelbase.dll", "UnmapViewOfFile2")                   \
+    X(BOOL, PrefetchVirtualMemory, FALSE, (HANDLE p, ULONG_PTR n, void *e, ULONG f), (p, n, e, f), \
+      0, "kernelbase.dll", "PrefetchVirtualMemory")                                                \
+    X(BOOL, QueryWorkingSetEx, FALSE, (HANDLE p, PVOID v, DWORD n), (p, v, n), 1,                  \
+      "kernelbase.dll", "K32QueryWorkingSetEx")                                                    \
+    X(LONG, NtQueryObject, (LONG)0xC0000017 /* STATUS_NO_MEMORY */,                                \
+      (HANDLE h, int c, PVOID i, ULONG n, PULONG r), (h, c, i, n, r), 1, "ntdll.dll",              \
+      "NtQueryObject")
+
+#define WM_SYS_FIELD(ret, name, fail, params, args, inj, ...) ret(WINAPI *name) params;
 struct wm_sys {
-    HANDLE(WINAPI *CreateFileMappingW)(HANDLE, LPSECURITY_ATTRIBUTES, DWORD, DWORD, DWORD, LPCWSTR);
-    LPVOID(WINAPI *MapViewOfFileEx)(HANDLE, DWORD, DWORD, DWORD, SIZE_T, LPVOID);
-    BOOL(WINAPI *UnmapViewOfFile)(LPCVOID);
-    BOOL(WINAPI *CloseHandle)(HANDLE);
-    BOOL(WINAPI *DuplicateHandle)(HANDLE, HANDLE, HANDLE, LPHANDLE, DWORD, BOOL, DWORD);
-    LPVOID(WINAPI *VirtualAlloc)(LPVOID, SIZE_T, DWORD, DWORD);
-    BOOL(WINAPI *VirtualFree)(LPVOID, SIZE_T, DWORD);
-    BOOL(WINAPI *VirtualProtect)(LPVOID, SIZE_T, DWORD, PDWORD);
-    SIZE_T(WINAPI *VirtualQuery)(LPCVOID, PMEMORY_BASIC_INFORMATION, SIZE_T);
-    BOOL(WINAPI *FlushViewOfFile)(LPCVOID, SIZE_T);
-    BOOL(WINAPI *FlushFileBuffers)(HANDLE);
-    BOOL(WINAPI *GetFileSizeEx)(HANDLE, PLARGE_INTEGER);
-    BOOL(WINAPI *GetFileInformationByHandle)(HANDLE, LPBY_HANDLE_FILE_INFORMATION);
-    BOOL(WINAPI *VirtualLock)(LPVOID, SIZE_T);
-    BOOL(WINAPI *VirtualUnlock)(LPVOID, SIZE_T);
-    BOOL(WINAPI *GetProcessWorkingSetSize)(HANDLE, PSIZE_T, PSIZE_T);
-    BOOL(WINAPI *SetProcessWorkingSetSize)(HANDLE, SIZE_T, SIZE_T);
-    /* Loaded at run time; NULL when absent. */
-    wm_VirtualAlloc2_fn VirtualAlloc2;
-    wm_MapViewOfFile3_fn MapViewOfFile3;
-    wm_UnmapViewOfFile2_fn UnmapViewOfFile2;
-    wm_PrefetchVirtualMemory_fn PrefetchVirtualMemory;
-    wm_QueryWorkingSetEx_fn QueryWorkingSetEx; /* K32QueryWorkingSetEx */
-    wm_NtQueryObject_fn NtQueryObject;
+    WM_SYS_LINKED(WM_SYS_FIELD)
+    WM_SYS_LOADED(WM_SYS_FIELD)
 };
+#undef WM_SYS_FIELD
 
 extern struct wm_sys wm_sys;
 
 /* Fill wm_sys (idempotent; called under the one-time initialisation). */
 void wm_sys_load(void);
 
-/* Failure injection for tests: after wm_sys_inject_fail_at(n) with n > 0, the
- * n-th injectable call from now fails (with ERROR_NOT_ENOUGH_MEMORY) and later
- * calls succeed again; n == 0 switches injection off.  Pure releases
- * (CloseHandle, UnmapViewOfFile, VirtualFree(MEM_RELEASE) of a whole
- * allocation) are never failed: the engine orders its work so that every
- * fallible step comes before them.  Returns how many injectable calls were made
- * since the last wm_sys_inject_fail_at(). */
+/* Failure injection for tests: after wm_sys_inject(n, error, persistent)
+ * with n > 0, the n-th injectable call from now fails with the Win32 error
+ * given (and, when persistent, every injectable call after it too); n == 0
+ * switches injection off.  wm_sys_inject_fail_at(n) is wm_sys_inject(n,
+ * ERROR_NOT_ENOUGH_MEMORY, false).  Returns how many injectable calls were
+ * made since the last wm_sys_inject(). */
+void wm_sys_inject(long n, DWORD error, bool persistent);
 void wm_sys_inject_fail_at(long n);
 long wm_sys_inject_calls(void);
 
