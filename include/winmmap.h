@@ -1,9 +1,11 @@
-/* winmmap extensions: facts about the running engine.  Available on every
- * platform; on POSIX systems they describe the system's own mmap. */
+/* winmmap extensions: facts about the running engine, and fork-style
+ * inheritance.  Available on every platform; on POSIX systems they describe
+ * the system's own mmap and use the real fork. */
 #ifndef WINMMAP_H
 #define WINMMAP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,6 +27,20 @@ const char *winmmap_strategy(void);
 
 /* Number of live page ranges the library tracks (0 on POSIX systems). */
 size_t winmmap_region_count(void);
+
+/* Start a child process that inherits this process's mappings by the rules
+ * of fork() (MAP_SHARED stays shared, MAP_PRIVATE is copied as it is now,
+ * MADV_DONTFORK ranges are absent, MADV_WIPEONFORK ranges read zeros; locks
+ * are not inherited), at the same addresses, and runs fn on a copy of the
+ * arg_size bytes at arg; the child exits with fn's return value (as _exit)
+ * and never runs main.  Returns the child's pid for waitpid(), or -1 with
+ * errno (EAGAIN: the child could not get the same addresses; ENOMEM).
+ * The porting recipe for a fork site:
+ *     pid_t pid = fork();  if (pid == 0) _exit(work(&ctx));
+ * becomes
+ *     pid_t pid = winmmap_fork_call(work, &ctx, sizeof ctx);
+ * On POSIX systems it is fork() followed by _exit(fn(arg)) in the child. */
+pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size);
 
 #ifdef __cplusplus
 }

@@ -138,6 +138,24 @@ fail:
     return err;
 }
 
+int wm_backing_adopt(HANDLE section, HANDLE file, uint64_t size, const struct wm_backing *like,
+                     struct wm_backing **out)
+{
+    struct wm_backing *b;
+    int err = new_backing(&b);
+    if (err)
+        return err;
+    b->section = section;
+    b->file = file;
+    b->size = size;
+    b->kind = like->kind;
+    b->writable = like->writable;
+    b->cow = like->cow;
+    b->exec = like->exec;
+    *out = b;
+    return 0;
+}
+
 int wm_backing_reopen(struct wm_backing *b)
 {
     LARGE_INTEGER size;

@@ -51,6 +51,10 @@ struct wm_origin {
 int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
 /* A section over the file behind handle h, for a mapping of the given kind. */
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
+/* A backing over handles this process already owns (a fork child's), with
+ * the kind and access bits of like. */
+int wm_backing_adopt(HANDLE section, HANDLE file, uint64_t size, const struct wm_backing *like,
+                     struct wm_backing **out);
 /* Replace b's section by one of the file's current size (none if empty);
  * views of the old section stay valid. */
 int wm_backing_reopen(struct wm_backing *b);
@@ -107,6 +111,10 @@ struct wm_place {
     /* Outside every region, from addr: where what one reserve() takes must
      * end (at most e), because reservations made apart cannot be joined. */
     uintptr_t (*reservation_end)(uintptr_t addr, uintptr_t e);
+    /* Take over [addr, addr+len), reserved for this process by another
+     * (winmmap_fork_call): exact keeps the placeholder as spare, legacy
+     * frees it (its mappings take their ranges again one by one). */
+    void (*adopt_reserved)(uintptr_t addr, size_t len);
 };
 
 extern const struct wm_place wm_place_exact;
@@ -235,6 +243,10 @@ bool wm_foreign_all_private(const struct wm_foreign *list, size_t n);
 /* ---- lock.c ---- */
 /* Lock the new mapping [lo, hi) if MAP_LOCKED or mlockall(MCL_FUTURE) asks. */
 void wm_lock_new_mapping(uintptr_t lo, uintptr_t hi, bool map_locked);
+
+/* ---- wait.c: the children of winmmap_fork_call ---- */
+int wm_wait_register(HANDLE process, DWORD pid);
+void wm_wait_forget(DWORD pid);
 
 /* ---- audit.c ---- */
 /* NULL when the region table is sound and agrees with VirtualQuery, else a

@@ -273,6 +273,20 @@ static uintptr_t spare_end(uintptr_t addr)
     return s ? s->end : 0;
 }
 
+static void adopt_reserved(uintptr_t addr, size_t len)
+{
+    /* Kept as it is, not released as give_back would: nothing may take the
+     * range before the mappings are placed on it. */
+    struct wm_region *s = wm_region_new();
+    if (!s) {
+        VirtualFree((void *)addr, 0, MEM_RELEASE);
+        return;
+    }
+    s->start = s->vstart = addr;
+    s->end = s->vend = addr + len;
+    wm_region_insert(&spare, s);
+}
+
 static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
 {
     /* A spare placeholder, or a free run up to the next one: each is one
@@ -304,4 +318,5 @@ const struct wm_place wm_place_exact = {
     .free_reserved = free_reserved,
     .spare_end = spare_end,
     .reservation_end = reservation_end,
+    .adopt_reserved = adopt_reserved,
 };

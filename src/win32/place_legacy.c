@@ -8,8 +8,26 @@
  * range free, not reserved, until the next step takes it. */
 #include "internal.h"
 
+/* Reservations made for this process by another (a fork child's ranges,
+ * adopt_reserved), each handed whole to the fixed reservation of exactly its
+ * range; guarded by the engine lock. */
+static struct wm_region_table adopted;
+
+static struct wm_region *adopted_at(uintptr_t lo, uintptr_t hi)
+{
+    struct wm_region *a = wm_region_find(&adopted, lo);
+    return a && a->start == lo && a->end == hi ? a : NULL;
+}
+
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
+    struct wm_region *a = hint ? adopted_at(hint, hint + len) : NULL;
+    if (a) {
+        wm_region_remove(&adopted, a);
+        wm_region_free(a);
+        *out = hint;
+        return 0;
+    }
     void *p = wm_sys.VirtualAlloc((void *)hint, len, MEM_RESERVE, PAGE_NOACCESS);
     if (p && fixed && (uintptr_t)p != hint) {
         VirtualFree(p, 0, MEM_RELEASE);
@@ -81,6 +99,8 @@ static int join(uintptr_t addr, size_t len)
 
 static bool available(uintptr_t lo, uintptr_t hi)
 {
+    if (adopted_at(lo, hi))
+        return true;
     while (lo < hi) {
         MEMORY_BASIC_INFORMATION mi;
         if (!wm_sys.VirtualQuery((void *)lo, &mi, sizeof mi) || mi.State != MEM_FREE)
@@ -139,8 +159,20 @@ static void free_view(uintptr_t addr, size_t len)
 
 static uintptr_t spare_end(uintptr_t addr)
 {
-    (void)addr;
-    return 0; /* legacy keeps nothing outside its regions */
+    struct wm_region *a = wm_region_find(&adopted, addr);
+    return a ? a->end : 0;
+}
+
+static void adopt_reserved(uintptr_t addr, size_t len)
+{
+    struct wm_region *a = wm_region_new();
+    if (!a) {
+        free_reserved(addr, len); /* out of memory: the mapping takes its chance */
+        return;
+    }
+    a->start = a->vstart = addr;
+    a->end = a->vend = addr + len;
+    wm_region_insert(&adopted, a);
 }
 
 static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
@@ -164,4 +196,5 @@ const struct wm_place wm_place_legacy = {
     .free_reserved = free_reserved,
     .spare_end = spare_end,
     .reservation_end = reservation_end,
+    .adopt_reserved = adopt_reserved,
 };

@@ -71,7 +71,18 @@ struct wm_object_basic_information {
     X(BOOL, VirtualLock, FALSE, (LPVOID a, SIZE_T n), (a, n), 1)                                   \
     X(BOOL, VirtualUnlock, FALSE, (LPVOID a, SIZE_T n), (a, n), 0)                                 \
     X(BOOL, GetProcessWorkingSetSize, FALSE, (HANDLE p, PSIZE_T lo, PSIZE_T hi), (p, lo, hi), 1)   \
-    X(BOOL, SetProcessWorkingSetSize, FALSE, (HANDLE p, SIZE_T lo, SIZE_T hi), (p, lo, hi), 1)
+    X(BOOL, SetProcessWorkingSetSize, FALSE, (HANDLE p, SIZE_T lo, SIZE_T hi), (p, lo, hi), 1)   \
+    X(DWORD, GetModuleFileNameW, 0, (HMODULE m, LPWSTR f, DWORD n), (m, f, n), 1)                  \
+    X(BOOL, CreateProcessW, FALSE,                                                                 \
+      (LPCWSTR a, LPWSTR c, LPSECURITY_ATTRIBUTES pa, LPSECURITY_ATTRIBUTES ta, BOOL inh, DWORD f, \
+       LPVOID e, LPCWSTR d, LPSTARTUPINFOW si, LPPROCESS_INFORMATION pi),                          \
+      (a, c, pa, ta, inh, f, e, d, si, pi), 1)                                                     \
+    X(LPVOID, VirtualAllocEx, NULL, (HANDLE p, LPVOID a, SIZE_T n, DWORD t, DWORD pr),             \
+      (p, a, n, t, pr), 1)                                                                         \
+    X(BOOL, WriteProcessMemory, FALSE, (HANDLE p, LPVOID a, LPCVOID b, SIZE_T n, SIZE_T *done),    \
+      (p, a, b, n, done), 1)                                                                       \
+    X(DWORD, ResumeThread, (DWORD)-1, (HANDLE t), (t), 1)                                          \
+    X(BOOL, TerminateProcess, FALSE, (HANDLE p, UINT c), (p, c), 0)
 
 /* Looked up at run time (NULL where missing: the placeholder APIs before
  * Windows 10 1803 and Wine 10):

@@ -1,0 +1,326 @@
+/* winmmap_fork_call on Windows: a child process of the same program that
+ * inherits the mappings by fork's rules, at the same addresses.
+ *
+ * The parent, under the engine lock: starts the program again, suspended,
+ * with the address of a description block on its command line; reserves
+ * every inherited range in it, so that its loader and heap leave them alone;
+ * gives it sections (DuplicateHandle): MAP_SHARED ranges their own (and the
+ * file), MAP_PRIVATE ranges a new anonymous section holding a copy of their
+ * bytes as they are now (MADV_WIPEONFORK: zeros; MADV_DONTFORK ranges are
+ * left out); writes the block (the ranges, fn, arg) into it and lets it run.
+ * Until then any failure ends the child and changes nothing here.
+ *
+ * The child, in a constructor that runs before main: takes over the
+ * reservations (the exact strategy keeps its placeholders, so no other
+ * allocation can slip in) and maps each range through its own engine, so that munmap, mprotect and
+ * the rest work there too; then runs fn on its copy of arg and exits with
+ * fn's result.  Function addresses are translated by the distance between
+ * the two processes' image bases. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+#include <winmmap.h>
+
+#define MARK L"--winmmap-fork-child="
+#define MAGIC 0x6b726f66u /* "fork" */
+#define GRAN 65536u
+
+/* One inherited range, as the child maps it. */
+struct entry {
+    uintptr_t start, end;
+    uint64_t offset, size; /* in the section; the section's size */
+    HANDLE section, file;  /* handle values in the child; section NULL: past EOF */
+    uint16_t rflags;       /* WM_R_SHARED, WM_R_ANON, WM_R_WIPEONFORK */
+    uint8_t prot, advice;
+    struct wm_backing like; /* kind and access bits only */
+};
+
+struct block {
+    uint32_t magic, n;
+    uintptr_t fn_offset; /* fn minus the program's image base */
+    size_t arg_size, size;
+    char strategy[16];
+    struct entry e[];    /* then the arg bytes */
+};
+
+static unsigned char *arg_bytes(struct block *b)
+{
+    return (unsigned char *)&b->e[b->n];
+}
+
+/* The reservations that keep the child's ranges free until it maps them:
+ * exact, runs of whole 64 KiB granules (placeholders, split later); legacy,
+ * one per range (each taken back whole by the mapping placed there).  The
+ * next one from entry *i: [*lo, *hi). */
+static bool next_reservation(const struct block *blk, bool exact, uint32_t *i, uintptr_t *lo, uintptr_t *hi)
+{
+    if (*i >= blk->n)
+        return false;
+    *lo = blk->e[*i].start;
+    *hi = blk->e[*i].end;
+    (*i)++;
+    if (exact) {
+        *lo &= ~(uintptr_t)(GRAN - 1);
+        for (; *i < blk->n && (blk->e[*i].start & ~(uintptr_t)(GRAN - 1)) <= *hi; (*i)++)
+            *hi = blk->e[*i].end;
+        *hi = (*hi + GRAN - 1) & ~(uintptr_t)(GRAN - 1);
+    }
+    return true;
+}
+
+/* ---- the parent ---- */
+
+struct child {
+    PROCESS_INFORMATION pi;
+    bool started;
+};
+
+static int dup_into(const struct child *c, HANDLE h, HANDLE *out)
+{
+    *out = NULL;
+    if (!h)
+        return 0;
+    if (!wm_sys.DuplicateHandle(GetCurrentProcess(), h, c->pi.hProcess, out, 0, FALSE,
+                                DUPLICATE_SAME_ACCESS))
+        return wm_last_errno();
+    return 0;
+}
+
+/* The bytes of private region r, copied into a new anonymous section (moved
+ * into the child).  Read through the region's own section where its pages
+ * may be unreadable, so no protection changes here. */
+static int copy_private(const struct child *c, const struct wm_region *r, HANDLE *out)
+{
+    size_t len = r->end - r->start, n = wm_region_mapped_len(r);
+    HANDLE s = wm_sys.CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_EXECUTE_READWRITE | SEC_COMMIT,
+                                         (DWORD)((uint64_t)len >> 32), (DWORD)len, NULL);
+    if (!s)
+        return wm_last_errno();
+    int err = 0;
+    const struct wm_backing *b = r->backing;
+    bool uncommitted = b->reserve_only && !(r->flags & WM_R_COMMITTED);
+    if (n && !(r->flags & WM_R_WIPEONFORK) && !uncommitted) {
+        unsigned char *dst = wm_sys.MapViewOfFileEx(s, FILE_MAP_WRITE, 0, 0, n, NULL);
+        const unsigned char *src = (const unsigned char *)r->start;
+        void *tmp = NULL;
+        if (!dst) {
+            err = wm_last_errno();
+        } else if (!(r->prot & PROT_READ)) {
+            if (b->cow) {
+                err = EACCES; /* an unreadable private file view: no other way in */
+            } else {
+                /* Anonymous memory: its own section holds the bytes. */
+                uint64_t off = r->offset, base = off & ~(uint64_t)(GRAN - 1);
+                tmp = wm_sys.MapViewOfFileEx(b->section, FILE_MAP_READ, (DWORD)(base >> 32), (DWORD)base,
+                                             (SIZE_T)(off - base + n), NULL);
+                if (!tmp)
+                    err = wm_last_errno();
+                else
+                    src = (const unsigned char *)tmp + (off - base);
+            }
+        }
+        if (!err)
+            memcpy(dst, src, n);
+        if (tmp)
+            wm_sys.UnmapViewOfFile(tmp);
+        if (dst)
+            wm_sys.UnmapViewOfFile(dst);
+    }
+    if (!err)
+        err = dup_into(c, s, out);
+    wm_sys.CloseHandle(s);
+    return err;
+}
+
+/* What the child needs to map region r. */
+static int describe(const struct child *c, const struct wm_region *r, struct entry *e)
+{
+    const struct wm_backing *b = r->backing;
+    *e = (struct entry){r->start, r->end, r->offset, b->size, NULL, NULL,
+                        (uint16_t)(r->flags & (WM_R_SHARED | WM_R_ANON | WM_R_WIPEONFORK)),
+                        r->prot, r->advice, {0}};
+    e->like.kind = b->kind;
+    e->like.writable = b->writable;
+    e->like.cow = b->cow;
+    e->like.exec = b->exec;
+    int err;
+    if (r->flags & WM_R_PAST_EOF) {
+        /* Reserved in the child too; the file, should it grow. */
+        e->size = 0;
+        return dup_into(c, b->kind == WM_B_FILE ? b->file : NULL, &e->file);
+    }
+    if (r->flags & WM_R_SHARED) {
+        if ((err = dup_into(c, b->section, &e->section)))
+            return err;
+        return dup_into(c, b->kind == WM_B_FILE ? b->file : NULL, &e->file);
+    }
+    /* A private copy: anonymous private memory in the child. */
+    e->offset = 0;
+    e->size = r->end - r->start;
+    e->rflags |= WM_R_ANON;
+    e->like = (struct wm_backing){.kind = WM_B_ANON, .writable = 1, .exec = 1};
+    return copy_private(c, r, &e->section);
+}
+
+/* Reserve the child's copy of every range; taken already there: EAGAIN. */
+static int reserve_in_child(const struct child *c, const struct block *blk)
+{
+    bool exact = wm_engine.place == &wm_place_exact;
+    uintptr_t lo, hi;
+    for (uint32_t i = 0; next_reservation(blk, exact, &i, &lo, &hi);) {
+        void *got = exact ? wm_sys.VirtualAlloc2(c->pi.hProcess, (void *)lo, hi - lo,
+                                                 MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS, NULL, 0)
+                          : wm_sys.VirtualAllocEx(c->pi.hProcess, (void *)lo, hi - lo, MEM_RESERVE,
+                                                  PAGE_NOACCESS);
+        if (!got)
+            return GetLastError() == ERROR_INVALID_ADDRESS ? EAGAIN : wm_last_errno();
+    }
+    return 0;
+}
+
+/* Start the child suspended, with the block's address on its command line. */
+static int start_child(struct child *c, struct block *blk)
+{
+    WCHAR exe[MAX_PATH];
+    DWORD n = wm_sys.GetModuleFileNameW(NULL, exe, MAX_PATH);
+    if (!n || n >= MAX_PATH)
+        return n ? ENAMETOOLONG : wm_last_errno();
+    WCHAR cmd[MAX_PATH + 64];
+    swprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" " MARK L"%llx", exe,
+             (unsigned long long)(uintptr_t)blk);
+    STARTUPINFOW si = {.cb = sizeof si};
+    /* Inheritable handles go to the child, as descriptors do with fork. */
+    if (!wm_sys.CreateProcessW(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &c->pi))
+        return wm_last_errno();
+    c->started = true;
+    return 0;
+}
+
+static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *pid)
+{
+    size_t n = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r))
+        n += !(r->flags & WM_R_DONTFORK);
+    size_t size = sizeof(struct block) + n * sizeof(struct entry) + arg_size;
+    struct block *blk = wm_sys.VirtualAlloc(NULL, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (!blk)
+        return wm_last_errno();
+    *blk = (struct block){MAGIC, (uint32_t)n,
+                          (uintptr_t)fn - (uintptr_t)GetModuleHandleW(NULL), arg_size, size, {0}};
+    strncpy(blk->strategy, wm_engine.place->name, sizeof blk->strategy - 1);
+    memcpy(arg_bytes(blk), arg, arg_size);
+    struct child c = {0};
+    int err = start_child(&c, blk);
+    size_t i = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
+         r = wm_region_next(&wm_engine.regions, r))
+        if (!(r->flags & WM_R_DONTFORK))
+            err = describe(&c, r, &blk->e[i++]);
+    if (!err)
+        err = reserve_in_child(&c, blk);
+    /* The block at the same address in the child. */
+    if (!err && wm_sys.VirtualAllocEx(c.pi.hProcess, blk, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) !=
+                    blk)
+        err = GetLastError() == ERROR_INVALID_ADDRESS ? EAGAIN : wm_last_errno();
+    if (!err && !wm_sys.WriteProcessMemory(c.pi.hProcess, blk, blk, size, NULL))
+        err = wm_last_errno();
+    if (!err)
+        err = wm_wait_register(c.pi.hProcess, c.pi.dwProcessId);
+    if (!err && wm_sys.ResumeThread(c.pi.hThread) == (DWORD)-1) {
+        err = wm_last_errno();
+        wm_wait_forget(c.pi.dwProcessId);
+    }
+    if (err && c.started && c.pi.hProcess) {
+        /* Handles given to it die with it. */
+        wm_sys.TerminateProcess(c.pi.hProcess, 127);
+        WaitForSingleObject(c.pi.hProcess, INFINITE);
+        wm_sys.CloseHandle(c.pi.hProcess);
+    }
+    if (c.started)
+        wm_sys.CloseHandle(c.pi.hThread);
+    if (!err)
+        *pid = (pid_t)c.pi.dwProcessId;
+    VirtualFree(blk, 0, MEM_RELEASE);
+    return err;
+}
+
+pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size)
+{
+    wm_init();
+    if (!fn || (arg_size && !arg)) {
+        errno = EINVAL;
+        return -1;
+    }
+    pid_t pid = -1;
+    /* Exclusive: the layout and the private bytes are those of one moment. */
+    wm_lock_exclusive();
+    int err = do_fork(fn, arg, arg_size, &pid);
+    wm_unlock_exclusive();
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return pid;
+}
+
+/* ---- the child ---- */
+
+static void fail(const char *what, int err)
+{
+    fprintf(stderr, "winmmap: fork child: %s: %s\n", what, strerror(err));
+    _exit(127);
+}
+
+static void map_entry(const struct entry *e)
+{
+    struct wm_backing *b;
+    int err = wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
+    if (err)
+        fail("out of memory", err);
+    err = wm_map_fixed(e->start, e->end, b, e->offset, e->prot, e->rflags & (WM_R_SHARED | WM_R_ANON),
+                       false);
+    wm_backing_release(b);
+    if (err)
+        fail("cannot map an inherited range at its address", err);
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, e->start); r && r->start < e->end;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        r->advice = e->advice;
+        r->flags |= e->rflags & WM_R_WIPEONFORK;
+    }
+}
+
+__attribute__((constructor)) static void fork_child_start(void)
+{
+    const WCHAR *m = wcsstr(GetCommandLineW(), MARK);
+    if (!m)
+        return;
+    struct block *blk = (struct block *)(uintptr_t)wcstoull(m + wcslen(MARK), NULL, 16);
+    MEMORY_BASIC_INFORMATION mi;
+    if (!VirtualQuery(blk, &mi, sizeof mi) || mi.State != MEM_COMMIT || blk->magic != MAGIC)
+        return; /* not a child of winmmap_fork_call after all */
+    /* The parent's strategy: its page size is the one the ranges follow. */
+    char env[40];
+    snprintf(env, sizeof env, "WINMMAP_STRATEGY=%s", blk->strategy);
+    _putenv(env);
+    wm_init();
+    if (strcmp(wm_engine.place->name, blk->strategy) != 0)
+        fail("the parent's placement strategy is not available", ENOSYS);
+    wm_lock_exclusive();
+    uintptr_t lo, hi;
+    for (uint32_t i = 0; next_reservation(blk, wm_engine.place == &wm_place_exact, &i, &lo, &hi);)
+        wm_engine.place->adopt_reserved(lo, hi - lo);
+    for (uint32_t i = 0; i < blk->n; i++)
+        map_entry(&blk->e[i]);
+    wm_unlock_exclusive();
+    void *copy = malloc(blk->arg_size ? blk->arg_size : 1);
+    if (!copy)
+        fail("out of memory", ENOMEM);
+    memcpy(copy, arg_bytes(blk), blk->arg_size);
+    int (*fn)(void *) = (int (*)(void *))((uintptr_t)GetModuleHandleW(NULL) + blk->fn_offset);
+    VirtualFree(blk, 0, MEM_RELEASE);
+    _exit(fn(copy));
+}

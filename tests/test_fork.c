@@ -1,0 +1,415 @@
+/* Fork-style inheritance (winmmap_fork_call; the real fork natively):
+ * MAP_SHARED stays shared, MAP_PRIVATE is copied at the call, DONTFORK ranges
+ * are absent and WIPEONFORK ranges zero in the child, at the same addresses;
+ * waitpid reports exits and deaths by signal. */
+#define _GNU_SOURCE
+#include "wmtest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <winmmap.h>
+
+#ifdef _WIN32
+#include "win32/internal.h"
+#else
+#include <sched.h>
+#endif
+
+#define RW (PROT_READ | PROT_WRITE)
+
+static void yield_cpu(void)
+{
+#ifdef _WIN32
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
+
+/* Wait until *v == want (a bounded spin: a broken rule must not hang). */
+static int await(_Atomic int *v, int want)
+{
+    for (long i = 0; i < 20000000; i++) {
+        if (atomic_load(v) == want)
+            return 1;
+        if (i % 1000 == 999)
+            yield_cpu();
+    }
+    return 0;
+}
+
+/* The child's exit status, or -1 when it did not exit normally. */
+static int reap(pid_t pid)
+{
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid)
+        return -2;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- shared memory both ways ---- */
+
+struct pingpong {
+    _Atomic int *flag;
+};
+
+static int child_pingpong(void *arg)
+{
+    struct pingpong *a = arg;
+    if (!await(a->flag, 1))
+        return 10;
+    atomic_store(a->flag, 2);
+    if (!await(a->flag, 3))
+        return 11;
+    atomic_store(a->flag, 4);
+    return 0;
+}
+
+void test_fork__shared_anonymous_memory_carries_data_both_ways(void)
+{
+    _Atomic int *flag = mmap(NULL, wmt_page(), RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE((void *)flag != MAP_FAILED);
+    atomic_store(flag, 1);
+    struct pingpong a = {flag};
+    pid_t pid = winmmap_fork_call(child_pingpong, &a, sizeof a);
+    WMT_REQUIRE(pid > 0);
+    WMT_TRUE(await(flag, 2));
+    atomic_store(flag, 3);
+    WMT_EQ(reap(pid), 0);
+    WMT_EQ(atomic_load(flag), 4);
+    munmap((void *)flag, wmt_page());
+}
+
+/* ---- files ---- */
+
+static int child_write_file_mapping(void *arg)
+{
+    unsigned char *p = *(unsigned char **)arg;
+    memcpy(p + 100, "from the child", 14);
+    return msync(p, wmt_page(), MS_SYNC) == 0 ? 0 : 20;
+}
+
+void test_fork__shared_file_mapping_written_by_the_child_reaches_parent_and_file(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(2 * pg, 3, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    pid_t pid = winmmap_fork_call(child_write_file_mapping, &p, sizeof p);
+    WMT_REQUIRE(pid > 0);
+    WMT_EQ(reap(pid), 0);
+    WMT_TRUE(memcmp(p + 100, "from the child", 14) == 0);
+    char buf[14];
+    WMT_EQ(wmt_pread(fd, buf, 14, 100), 14);
+    WMT_TRUE(memcmp(buf, "from the child", 14) == 0);
+    munmap(p, 2 * pg);
+    close(fd);
+}
+
+/* ---- private copies ---- */
+
+struct isolation {
+    unsigned char *anon, *file;
+    _Atomic int *step;
+};
+
+static int child_isolation(void *arg)
+{
+    struct isolation *a = arg;
+    int bad = 0;
+    /* The parent's state at the call, private changes to the file mapping included. */
+    bad |= a->anon[0] != 7 ? 1 : 0;
+    bad |= a->file[0] != 8 ? 2 : 0;
+    a->anon[1] = 70; /* never seen by the parent */
+    a->file[1] = 80;
+    atomic_store(a->step, 1);
+    if (!await(a->step, 2))
+        return 30;
+    /* The parent's writes after the call are not seen here. */
+    bad |= a->anon[2] != 0 ? 4 : 0;
+    bad |= a->file[2] != wmt_pattern(2, 5) ? 8 : 0;
+    return bad;
+}
+
+void test_fork__private_copies_are_isolated_both_ways(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(pg, 5, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    struct isolation a;
+    a.anon = mmap(NULL, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    a.file = mmap(NULL, pg, RW, MAP_PRIVATE, fd, 0);
+    a.step = mmap(NULL, pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a.anon != MAP_FAILED && a.file != MAP_FAILED && (void *)a.step != MAP_FAILED);
+    a.anon[0] = 7;
+    a.file[0] = 8;
+    pid_t pid = winmmap_fork_call(child_isolation, &a, sizeof a);
+    WMT_REQUIRE(pid > 0);
+    WMT_TRUE(await(a.step, 1));
+    a.anon[2] = 9;
+    a.file[2] = 9;
+    atomic_store(a.step, 2);
+    WMT_EQ(reap(pid), 0);
+    WMT_EQ(a.anon[1], 0);
+    WMT_EQ(a.file[1], wmt_pattern(1, 5));
+    unsigned char c;
+    WMT_EQ(wmt_pread(fd, &c, 1, 1), 1);
+    WMT_EQ(c, wmt_pattern(1, 5)); /* the child's private write never reached the file */
+    munmap(a.anon, pg);
+    munmap(a.file, pg);
+    munmap((void *)a.step, pg);
+    close(fd);
+}
+
+/* ---- fork advice ---- */
+
+static sigjmp_buf jump;
+
+static void on_segv(int sig)
+{
+    (void)sig;
+    siglongjmp(jump, 1);
+}
+
+static int child_fork_advice(void *arg)
+{
+    unsigned char **p = arg; /* [0] DONTFORK, [1] WIPEONFORK, [2] ordinary */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_segv;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    int faulted = 0;
+    if (sigsetjmp(jump, 1) == 0)
+        (void)*(volatile unsigned char *)p[0];
+    else
+        faulted = 1;
+    int bad = faulted ? 0 : 1;
+    bad |= p[1][0] != 0 ? 2 : 0;
+    bad |= p[2][0] != 3 ? 4 : 0;
+    return bad;
+}
+
+void test_fork__dontfork_range_absent_and_wipeonfork_range_zero_in_the_child(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *p[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = mmap(NULL, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        WMT_REQUIRE(p[i] != MAP_FAILED);
+        p[i][0] = 3;
+    }
+    WMT_REQUIRE(madvise(p[0], pg, MADV_DONTFORK) == 0);
+    WMT_REQUIRE(madvise(p[1], pg, MADV_WIPEONFORK) == 0);
+    pid_t pid = winmmap_fork_call(child_fork_advice, p, sizeof p);
+    WMT_REQUIRE(pid > 0);
+    WMT_EQ(reap(pid), 0);
+    WMT_EQ(p[0][0] + p[1][0] + p[2][0], 9); /* the parent's own are untouched */
+    for (int i = 0; i < 3; i++)
+        munmap(p[i], pg);
+}
+
+/* ---- many mappings ---- */
+
+enum { MANY = 1000 };
+
+static int child_check_many(void *arg)
+{
+    unsigned char **p = *(unsigned char ***)arg;
+    for (int i = 0; i < MANY; i++)
+        if (p[i][0] != (unsigned char)i || p[i][1] != (unsigned char)(i >> 8))
+            return 1;
+    /* The child's own engine knows them: it can unmap one. */
+    return munmap(p[0], wmt_page()) == 0 ? 0 : 2;
+}
+
+void test_fork__a_thousand_inherited_mappings_intact_at_the_same_addresses(void)
+{
+    size_t pg = wmt_page();
+    unsigned char **p = malloc(MANY * sizeof *p);
+    WMT_REQUIRE(p);
+    int made = 0;
+    for (; made < MANY; made++) {
+        int flags = made % 2 ? MAP_SHARED : MAP_PRIVATE;
+        p[made] = mmap(NULL, pg, RW, flags | MAP_ANONYMOUS, -1, 0);
+        if (p[made] == MAP_FAILED)
+            break;
+        p[made][0] = (unsigned char)made;
+        p[made][1] = (unsigned char)(made >> 8);
+    }
+    WMT_EQ(made, MANY);
+    if (made == MANY) {
+        /* The child reads the list from the parent's heap copy it gets as arg. */
+        unsigned char **list = mmap(NULL, MANY * sizeof *p, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        WMT_REQUIRE((void *)list != MAP_FAILED);
+        memcpy(list, p, MANY * sizeof *p);
+        pid_t pid = winmmap_fork_call(child_check_many, &list, sizeof list);
+        WMT_TRUE(pid > 0);
+        if (pid > 0)
+            WMT_EQ(reap(pid), 0);
+        munmap(list, MANY * sizeof *p);
+    }
+    for (int i = 0; i < made; i++)
+        munmap(p[i], pg);
+    free(p);
+}
+
+/* ---- waitpid ---- */
+
+static int child_segv(void *arg)
+{
+    (void)arg;
+    unsigned char *p = mmap(NULL, wmt_page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? 1 : *(volatile unsigned char *)p;
+}
+
+void test_fork__child_killed_by_sigsegv_is_reported_so(void)
+{
+    pid_t pid = winmmap_fork_call(child_segv, NULL, 0);
+    WMT_REQUIRE(pid > 0);
+    int st = 0;
+    WMT_EQ(waitpid(pid, &st, 0), pid);
+    WMT_TRUE(WIFSIGNALED(st));
+    WMT_EQ(WTERMSIG(st), SIGSEGV);
+}
+
+static int child_wait_then_exit(void *arg)
+{
+    _Atomic int *go = *(_Atomic int **)arg;
+    return await(go, 1) ? 42 : 1;
+}
+
+void test_fork__waitpid_wnohang_and_echild(void)
+{
+    _Atomic int *go = mmap(NULL, wmt_page(), RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE((void *)go != MAP_FAILED);
+    pid_t pid = winmmap_fork_call(child_wait_then_exit, &go, sizeof go);
+    WMT_REQUIRE(pid > 0);
+    int st = -1;
+    WMT_EQ(waitpid(pid, &st, WNOHANG), 0); /* still running */
+    atomic_store(go, 1);
+    WMT_EQ(waitpid(pid, &st, 0), pid);
+    WMT_TRUE(WIFEXITED(st));
+    WMT_EQ(WEXITSTATUS(st), 42);
+    WMT_ERRNO(waitpid(pid, &st, 0), -1, ECHILD); /* reaped once */
+    munmap((void *)go, wmt_page());
+}
+
+struct adder {
+    _Atomic int *sum;
+    int n;
+};
+
+static int child_add(void *arg)
+{
+    struct adder *a = arg;
+    atomic_fetch_add(a->sum, a->n);
+    return a->n;
+}
+
+void test_fork__twenty_children_at_once(void)
+{
+    _Atomic int *sum = mmap(NULL, wmt_page(), RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE((void *)sum != MAP_FAILED);
+    pid_t pids[20];
+    int started = 0, exits = 0;
+    for (int i = 0; i < 20; i++) {
+        struct adder a = {sum, i + 1};
+        pids[i] = winmmap_fork_call(child_add, &a, sizeof a);
+        started += pids[i] > 0;
+    }
+    WMT_EQ(started, 20);
+    for (int i = 0; i < 20; i++) {
+        int st;
+        pid_t got = wait(&st);
+        if (got > 0 && WIFEXITED(st))
+            exits += WEXITSTATUS(st);
+    }
+    WMT_EQ(exits, 210);
+    WMT_EQ(atomic_load(sum), 210);
+    munmap((void *)sum, wmt_page());
+}
+
+/* ---- failure (Windows: the call table) ---- */
+
+#ifdef _WIN32
+static int child_exit_zero(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+#endif
+
+void test_fork__failing_at_any_win32_call_leaves_no_child_and_changes_nothing(void)
+{
+#ifdef _WIN32
+    size_t pg = wmt_page();
+    unsigned char *a = wmt_anon_filled(2 * pg, 4);
+    unsigned char *s = mmap(NULL, pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a != MAP_FAILED && s != MAP_FAILED);
+    WMT_REQUIRE(mprotect(a + pg, pg, PROT_READ) == 0);
+    long handles = wmt_handle_count();
+    size_t regions = winmmap_region_count();
+    long n;
+    for (n = 1; n < 200; n++) {
+        wm_sys_inject_fail_at(n);
+        errno = 0;
+        pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
+        int e = errno;
+        long calls = wm_sys_inject_calls();
+        wm_sys_inject_fail_at(0);
+        if (wmt_inject_verdict(n, calls, pid > 0 ? 0 : -1, e)) {
+            WMT_EQ(pid > 0 ? reap(pid) : -3, 0);
+            break;
+        }
+        if (pid > 0) {
+            wmt_fail(__LINE__, __FILE__, "failure point %ld: a child started", n);
+            reap(pid);
+        }
+        int st;
+        if (waitpid(-1, &st, WNOHANG) != -1 || errno != ECHILD)
+            wmt_fail(__LINE__, __FILE__, "failure point %ld: a child is left", n);
+        if (wmt_handle_count() != handles || winmmap_region_count() != regions ||
+            !wmt_has_pattern(a, 2 * pg, 0, 4))
+            wmt_fail(__LINE__, __FILE__, "failure point %ld: handles %ld (were %ld), regions %zu (were %zu)",
+                     n, wmt_handle_count(), handles, winmmap_region_count(), regions);
+    }
+    printf("(%ld failure points) ", n - 1);
+    WMT_TRUE(n > 1 && n < 200);
+    /* An address the child cannot have (its reservation refused): EAGAIN,
+     * as fork says when resources lack, and nothing is left behind. */
+    int conflicts = 0;
+    for (n = 1; n < 200; n++) {
+        wm_sys_inject(n, ERROR_INVALID_ADDRESS, false);
+        errno = 0;
+        pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
+        int e = errno;
+        long calls = wm_sys_inject_calls();
+        wm_sys_inject(0, 0, false);
+        if (pid > 0)
+            reap(pid);
+        if (calls < n)
+            break;
+        if (pid < 0 && e == EAGAIN) {
+            conflicts++;
+            int st;
+            if (waitpid(-1, &st, WNOHANG) != -1 || wmt_handle_count() != handles)
+                wmt_fail(__LINE__, __FILE__, "address conflict at call %ld left a child or a handle", n);
+        }
+    }
+    WMT_TRUE(conflicts >= 1);
+    WMT_AUDIT();
+    munmap(a, 2 * pg);
+    munmap(s, pg);
+#endif
+}
