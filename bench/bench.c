@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <winmmap.h>
 
@@ -629,8 +630,69 @@ static void bench_fault(void)
     munmap(fault_page, pg);
 }
 
+/* ---- fork-style inheritance ---- */
+
+static int child_nothing(void *a)
+{
+    (void)a;
+    return 0;
+}
+
+static void lib_fork(void *a)
+{
+    (void)a;
+    pid_t pid = winmmap_fork_call(child_nothing, NULL, 0);
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("winmmap_fork_call");
+}
+
+#ifdef _WIN32
+/* The baseline: start the same program (which exits at once) and wait. */
+static void raw_create_process(void *a)
+{
+    (void)a;
+    WCHAR exe[MAX_PATH], cmd[MAX_PATH + 16];
+    GetModuleFileNameW(NULL, exe, MAX_PATH);
+    swprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --exit", exe);
+    STARTUPINFOW si = {.cb = sizeof si};
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
+        die("CreateProcessW");
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    CloseHandle(pi.hThread);
+    CloseHandle(pi.hProcess);
+}
+#endif
+
+static void bench_fork(void)
+{
+    printf("\nwinmmap_fork_call + waitpid (ns)           winmmap  CreateProcess    ratio\n");
+    static const int counts[] = {0, 100, 1000};
+    for (int k = 0; k < 3; k++) {
+        unsigned char **m = calloc(counts[k] + 1, sizeof *m);
+        if (!m)
+            die("calloc");
+        for (int i = 0; i < counts[k]; i++) {
+            m[i] = mmap(NULL, pg, PROT_READ | PROT_WRITE, (i % 2 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
+                        -1, 0);
+            if (m[i] == MAP_FAILED)
+                die("mmap");
+            m[i][0] = 1;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "fork with %d inherited mappings", counts[k]);
+        compare(name, lib_fork, RAW(raw_create_process), NULL, 10);
+        for (int i = 0; i < counts[k]; i++)
+            munmap(m[i], pg);
+        free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--exit") == 0)
+        return 0; /* the baseline child of bench_fork */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
             smoke = 1;
@@ -648,6 +710,7 @@ int main(int argc, char **argv)
     bench_fault();
     bench_threads();
     bench_scaling();
+    bench_fork();
     if (csv)
         fclose(csv);
     return 0;
