@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -412,4 +413,64 @@ void test_fork__failing_at_any_win32_call_leaves_no_child_and_changes_nothing(vo
     munmap(a, 2 * pg);
     munmap(s, pg);
 #endif
+}
+
+/* ---- threads ---- */
+
+struct forker {
+    _Atomic int *sum;
+    int failures;
+};
+
+static void *fork_three(void *arg)
+{
+    struct forker *f = arg;
+    for (int i = 0; i < 3; i++) {
+        struct adder a = {f->sum, 1};
+        pid_t pid = winmmap_fork_call(child_add, &a, sizeof a);
+        if (pid < 0 || reap(pid) != 1)
+            f->failures++;
+    }
+    return NULL;
+}
+
+static _Atomic int mapping_stop;
+
+static void *map_loop(void *arg)
+{
+    int *failures = arg;
+    size_t pg = wmt_page();
+    while (!atomic_load(&mapping_stop)) {
+        unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            (*failures)++;
+            continue;
+        }
+        p[pg] = 1;
+        *failures += munmap(p, pg) != 0;
+        *failures += munmap(p + pg, pg) != 0;
+    }
+    return NULL;
+}
+
+void test_fork__two_threads_fork_while_a_third_maps(void)
+{
+    _Atomic int *sum = mmap(NULL, wmt_page(), RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE((void *)sum != MAP_FAILED);
+    struct forker f[2] = {{sum, 0}, {sum, 0}};
+    int map_failures = 0;
+    pthread_t t[3];
+    atomic_store(&mapping_stop, 0);
+    WMT_REQUIRE(pthread_create(&t[2], NULL, map_loop, &map_failures) == 0);
+    WMT_REQUIRE(pthread_create(&t[0], NULL, fork_three, &f[0]) == 0);
+    WMT_REQUIRE(pthread_create(&t[1], NULL, fork_three, &f[1]) == 0);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    atomic_store(&mapping_stop, 1);
+    pthread_join(t[2], NULL);
+    WMT_EQ(f[0].failures + f[1].failures, 0);
+    WMT_EQ(map_failures, 0);
+    WMT_EQ(atomic_load(sum), 6);
+    WMT_AUDIT();
+    munmap((void *)sum, wmt_page());
 }
