@@ -3,24 +3,37 @@
  * use over every process heap.  Natively both are -1 (not compared). */
 #include "diff.h"
 
+#include <stdlib.h>
+
 #ifdef _WIN32
 #include <windows.h>
 
 long wd_handles(void)
 {
+    if (getenv("WMDIFF_NOLEAK"))
+        return -1;
+    /* Handle values are multiples of 4, handed out lowest free first.  The
+     * first count looks far; later ones up to 1 024 values past the highest
+     * live handle seen (each probe is a wineserver call). */
+    static uintptr_t bound = 4 * 16384;
+    uintptr_t top = 0;
     long n = 0;
-    /* Handle values are multiples of 4; a process with a few hundred
-     * handles stays far below this bound. */
-    for (uintptr_t h = 4; h < 4 * 16384; h += 4) {
+    for (uintptr_t h = 4; h < bound; h += 4) {
         DWORD flags;
-        if (GetHandleInformation((HANDLE)h, &flags))
+        if (GetHandleInformation((HANDLE)h, &flags)) {
             n++;
+            top = h;
+        }
     }
+    if (top + 4 * 1024 < bound)
+        bound = top + 4 * 1024;
     return n;
 }
 
 long long wd_heap(void)
 {
+    if (getenv("WMDIFF_NOLEAK"))
+        return -1;
     HANDLE heaps[64];
     DWORD n = GetProcessHeaps(64, heaps);
     long long total = 0;

@@ -13,6 +13,18 @@
 #include <winmmap.h>
 
 void wd_setup(void);
+
+/* Every kind of operation once, before the leak baseline: the library's
+ * one-time allocations (fault handler, shm directory, ...) are not leaks. */
+static const char *const warmup[] = {
+    "TRUNC src=0 n=3", "TRUNC src=1 n=2", "TRUNC src=2 n=2", "WRITE src=0 off=0 n=2 v=1",
+    "MAP a=0 n=4 prot=3 sh=2 src=-1 off=0 fixed=1", "POKE a=0 n=2 v=2", "PROT a=1 n=1 prot=0",
+    "POKE a=1 n=1 v=3", "PROT a=1 n=1 prot=3", "MAP a=4 n=3 prot=3 sh=1 src=0 off=0 fixed=1",
+    "MAP a=8 n=2 prot=3 sh=2 src=1 off=0 fixed=1", "MAP a=10 n=2 prot=3 sh=1 src=2 off=0 fixed=1",
+    "POKE a=4 n=8 v=4", "SYNC a=4 n=3 fl=4", "ADV a=4 n=3 adv=4", "LOCK a=0 n=2", "UNLOCK a=0 n=2",
+    "CORE a=0 n=12", "REMAP a=0 n=2 m=3 fl=3 d=20", "UNMAP a=5 n=1", "TRUNC src=0 n=1",
+    "MAP a=30 n=2 prot=1 sh=2 src=0 off=0 fixed=0", "UNMAP a=0 n=40",
+};
 void wd_teardown(void);
 
 enum { MAXOPS = 4096 };
@@ -38,6 +50,22 @@ static int load(const char *path)
     }
     fclose(f);
     return n;
+}
+
+static void warm_up(void)
+{
+    enum { N = sizeof warmup / sizeof warmup[0] };
+    struct wd_op w[N];
+    for (int i = 0; i < N; i++)
+        wd_op_parse(warmup[i], &w[i]);
+    FILE *null = fopen(getenv("WMDIFF_NULL") ? getenv("WMDIFF_NULL") : "wmdiff-warmup.txt", "w");
+    if (!null || wd_run(w, N, 0, null, "warmup") != 0) {
+        printf("# warm-up failed\n");
+        fflush(stdout);
+        _exit(2);
+    }
+    fclose(null);
+    remove("wmdiff-warmup.txt");
 }
 
 int main(int argc, char **argv)
@@ -69,6 +97,7 @@ int main(int argc, char **argv)
         printf("# wmdiff page=%ld strategy=%s\n", (long)sysconf(_SC_PAGESIZE), winmmap_strategy());
         fflush(stdout);
         wd_setup();
+        warm_up();
         status = wd_run(ops, n, wprobe, stdout, "r");
     } else if (argc >= 5 && !strcmp(argv[1], "seeds")) {
         unsigned long long from = strtoull(argv[2], NULL, 0), to = strtoull(argv[3], NULL, 0);
@@ -78,6 +107,7 @@ int main(int argc, char **argv)
         printf("# wmdiff page=%ld strategy=%s\n", (long)sysconf(_SC_PAGESIZE), winmmap_strategy());
         fflush(stdout);
         wd_setup();
+        warm_up();
         for (unsigned long long s = from; s < to && status == 0; s++) {
             char tag[32];
             snprintf(tag, sizeof tag, "s%llu", s);
