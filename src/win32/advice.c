@@ -139,13 +139,20 @@ static int record(uintptr_t lo, uintptr_t hi, int advice, uint16_t set, uint16_t
     return 0;
 }
 
-static bool all_private_anon(uintptr_t lo, uintptr_t hi)
+/* Whether a region in [lo, hi) refuses the advice (EINVAL): locked pages
+ * cannot be dropped, and only private anonymous memory takes MADV_FREE and
+ * MADV_WIPEONFORK. */
+static bool refused(uintptr_t lo, uintptr_t hi, int advice)
 {
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
-         r = wm_region_next(&wm_engine.regions, r))
-        if ((r->flags & WM_R_SHARED) || !(r->flags & WM_R_ANON))
-            return false;
-    return true;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        if (advice == MADV_DONTNEED && (r->flags & WM_R_LOCKED))
+            return true;
+        if ((advice == MADV_FREE || advice == MADV_WIPEONFORK) &&
+            ((r->flags & WM_R_SHARED) || !(r->flags & WM_R_ANON)))
+            return true;
+    }
+    return false;
 }
 
 static int advise(uintptr_t lo, uintptr_t hi, int advice, const struct wm_foreign *f, size_t nf)
@@ -158,10 +165,8 @@ static int advise(uintptr_t lo, uintptr_t hi, int advice, const struct wm_foreig
         prefetch(lo, hi, f, nf);
         return 0;
     case MADV_DONTNEED:
-        for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
-             r = wm_region_next(&wm_engine.regions, r))
-            if (r->flags & WM_R_LOCKED)
-                return EINVAL; /* Linux: locked pages cannot be dropped */
+        if (refused(lo, hi, advice))
+            return EINVAL;
         if ((err = wm_foreign_dontneed_begin(f, nf)))
             return err;
         if (!(err = wm_range_split(lo, hi))) {
@@ -173,13 +178,13 @@ static int advise(uintptr_t lo, uintptr_t hi, int advice, const struct wm_foreig
     case MADV_FREE:
         /* Linux: private anonymous memory only.  Freeing lazily may keep the
          * data, and keeping it is what we do. */
-        return all_private_anon(lo, hi) && wm_foreign_all_private(f, nf) ? 0 : EINVAL;
+        return !refused(lo, hi, advice) && wm_foreign_all_private(f, nf) ? 0 : EINVAL;
     case MADV_DONTFORK:
         return record(lo, hi, -1, WM_R_DONTFORK, 0);
     case MADV_DOFORK:
         return record(lo, hi, -1, 0, WM_R_DONTFORK);
     case MADV_WIPEONFORK:
-        return all_private_anon(lo, hi) && wm_foreign_all_private(f, nf)
+        return !refused(lo, hi, advice) && wm_foreign_all_private(f, nf)
                    ? record(lo, hi, -1, WM_R_WIPEONFORK, 0)
                    : EINVAL;
     default: /* MADV_KEEPONFORK */
@@ -209,6 +214,8 @@ static int do_madvise(uintptr_t lo, size_t len, int advice)
     }
     uintptr_t hi;
     int err = wm_range_bounds(lo, len, &hi);
+    if (err == ENOMEM && refused(lo, hi, advice))
+        return EINVAL; /* Linux: a mapping that refuses the advice wins over a hole */
     if (err || lo == hi)
         return err;
     struct wm_foreign *f;

@@ -433,27 +433,13 @@ static int do_mremap(uintptr_t old, size_t old_size, size_t new_size, int flags,
         if (target < old + osz && old < target + nsz)
             return EINVAL; /* overlapping ranges */
     }
-    /* The old range: inside one mapping. */
-    struct wm_region *first = wm_region_find(&wm_engine.regions, old), *last = first;
-    if (!first)
-        return EFAULT;
-    while (last->end < old + osz) {
-        struct wm_region *n = wm_region_next(&wm_engine.regions, last);
-        if (!n || !continues(last, n))
-            return EFAULT;
-        last = n;
-    }
-    struct wm_region *after = wm_region_next(&wm_engine.regions, last);
-    bool ends_mapping = last->end == old + osz && !(after && continues(last, after));
-    struct move mv = {.old = old, .t = target, .osz = osz, .nsz = nsz, .tmpl = *last,
-                      .fixed = (flags & MREMAP_FIXED) != 0};
-    mv.keep = osz < nsz ? osz : nsz;
-    bool locked = (last->flags & WM_R_LOCKED) != 0;
-    int err;
     *out = old;
-
+    int err;
+    if (!wm_region_find(&wm_engine.regions, old))
+        return EFAULT; /* Linux: the address must lie in a mapping */
     if (!(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && nsz <= osz) {
-        /* Shrink: unmap the tail. */
+        /* Shrink: the tail is unmapped, whatever lies there (Linux checks
+         * nothing more). */
         if (nsz == osz)
             return 0;
         if ((err = wm_isolate_range(old + nsz, old + osz))) {
@@ -463,6 +449,24 @@ static int do_mremap(uintptr_t old, size_t old_size, size_t new_size, int flags,
         wm_remove_range(old + nsz, old + osz);
         return 0;
     }
+    /* Growing or moving: the part that moves (all of the old range, or for
+     * a shrinking move its first new_size bytes: Linux unmaps the rest)
+     * lies inside one mapping. */
+    size_t moved = nsz < osz ? nsz : osz;
+    struct wm_region *first = wm_region_find(&wm_engine.regions, old), *last = first;
+    while (last->end < old + moved) {
+        struct wm_region *n = wm_region_next(&wm_engine.regions, last);
+        if (!n || !continues(last, n))
+            return EFAULT;
+        last = n;
+    }
+    struct wm_region *after = wm_region_next(&wm_engine.regions, last);
+    bool ends_mapping = last->end == old + osz && !(after && continues(last, after));
+    (void)first;
+    struct move mv = {.old = old, .t = target, .osz = osz, .nsz = nsz, .tmpl = *last,
+                      .fixed = (flags & MREMAP_FIXED) != 0};
+    mv.keep = osz < nsz ? osz : nsz;
+    bool locked = (last->flags & WM_R_LOCKED) != 0;
     if (nsz > osz && (err = continuation(last, old + osz, nsz - osz, &mv.tail_b, &mv.tail_off)))
         return err;
     if (!(flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) && ends_mapping) {

@@ -29,14 +29,14 @@ static int do_msync(uintptr_t lo, size_t len, int flags)
         return EINVAL;
     uintptr_t hi;
     int err = wm_range_bounds(lo, len, &hi);
-    if (err)
-        return err;
-    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
-         r = wm_region_next(&wm_engine.regions, r)) {
-        /* Linux: MS_INVALIDATE cannot drop locked pages. */
+    /* Linux: MS_INVALIDATE cannot drop locked pages (EBUSY, also before a
+     * hole in the range). */
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo);
+         (!err || err == ENOMEM) && r && r->start < hi; r = wm_region_next(&wm_engine.regions, r))
         if ((flags & MS_INVALIDATE) && (r->flags & WM_R_LOCKED))
             return EBUSY;
-    }
+    if (err)
+        return err;
     struct wm_foreign *foreign;
     size_t nf;
     if ((err = wm_foreign_list(lo, hi, &foreign, &nf)))

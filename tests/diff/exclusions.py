@@ -6,8 +6,8 @@ as "stopped at an exclusion", not as a divergence.
 status:
   known-limit  documented in README "Known limits" (or a choice POSIX leaves
                open); stays.
-  pending-fix  a bug listed in issue 18 that is being fixed on main.  When the
-               fix lands, delete the entry here: CI then holds the fix.
+  pending-fix  a bug being fixed; delete the entry when the fix lands, and CI
+               then holds the fix.  (None left: issue 18's list is fixed.)
 
 Fields of a trace line: op, ret (value and errno), R (read fault per arena
 page), D (contents per page), F (file sizes and contents), X (a mapping the
@@ -51,55 +51,22 @@ PENDING = "pending-fix"
 KNOWN = "known-limit"
 
 EXCLUSIONS = [
-    # ---- pending fix (issue 18, being fixed on main): delete when fixed ----
-    Exclusion("mincore-signal", PENDING,
-              "mincore(addr, len, NULL) (or a vec in a read-only page) raises SIGSEGV inside "
-              "the library and leaves its lock held; Linux returns EFAULT",
-              lambda op, n, w, m, f: kind(op) in ("BAD", "CORE") and "signal" in f),
-    Exclusion("mremap-signal", PENDING,
-              "mremap of a private file mapping whose file was truncated raises SIGBUS "
-              "inside mremap; Linux moves it (the page faults only when touched)",
-              lambda op, n, w, m, f: kind(op) == "REMAP" and "signal" in f),
-    Exclusion("errno-ftruncate-2^62", PENDING, "ftruncate to 2^62: Linux EFBIG",
-              lambda op, n, w, m, f: op == "BAD sub=21" and ret_only(f)),
-    Exclusion("errno-negative-offset", PENDING, "mmap with a negative offset: Linux EOVERFLOW",
-              lambda op, n, w, m, f: op == "BAD sub=5" and ret_only(f)),
-    Exclusion("errno-madvise-size-max", PENDING, "madvise with len SIZE_MAX: Linux EINVAL",
-              lambda op, n, w, m, f: op == "BAD sub=15" and ret_only(f)),
-    Exclusion("munmap-2^47", PENDING, "munmap at 2^47 returns 0; Linux EINVAL (outside the "
-              "user address space)",
-              lambda op, n, w, m, f: op == "BAD sub=9" and ret_only(f)),
-    Exclusion("map-fixed-hole-enomem", PENDING,
-              "exact strategy: MAP_FIXED over pages of a mapping plus a hole munmap made in a "
-              "reserved range fails with ENOMEM; Linux succeeds",
-              lambda op, n, w, m, f: kind(op) == "MAP" and arg(op, "fixed") == 1
-              and w.get("ret") == "FAILED ENOMEM" and n.get("ret", "").startswith("@")),
-    Exclusion("mremap-linux-answers", PENDING,
-              "mremap of part of a mapping, across mappings, past a mapping, growing into a "
-              "guard: the issue's list of answers that differ from Linux (EFAULT/ENOMEM/success)",
-              lambda op, n, w, m, f: kind(op) == "REMAP" and "ret" in f),
-    Exclusion("ftruncate-ebusy", PENDING,
-              "ftruncate of a mapped file fails with EBUSY after some partial "
-              "mprotect/munmap/MAP_FIXED sequences; Linux never refuses",
-              lambda op, n, w, m, f: kind(op) == "TRUNC" and w.get("ret") == "-1 EBUSY"),
-    Exclusion("mprotect-shared-past-eof", PENDING,
-              "mprotect(PROT_READ|PROT_WRITE) of a MAP_SHARED mapping wholly past end of file "
-              "fails with EACCES; Linux 0",
-              lambda op, n, w, m, f: kind(op) == "PROT" and w.get("ret") == "-1 EACCES"
-              and n.get("ret") == "0 0"),
-    Exclusion("empty-rdonly-shared-write", PENDING,
-              "an empty file opened O_RDONLY maps MAP_SHARED with PROT_WRITE; Linux EACCES",
-              lambda op, n, w, m, f: kind(op) == "MAP" and arg(op, "src") == 3
-              and n.get("ret") == "FAILED EACCES"),
-    Exclusion("private-file-after-truncate", PENDING,
-              "unwritten MAP_PRIVATE pages keep their old bytes after truncation and stop "
-              "following writes to the file once split or MADV_DONTNEED'd (Linux: SIGBUS / the "
-              "new bytes).  POSIX leaves it open; the README must describe it exactly",
+    Exclusion("private-file-after-truncate", KNOWN,
+              "README \"Private file mappings\": a view ever writable is copied when split, "
+              "reset or its file truncated; its unwritten pages then keep their old bytes "
+              "(Linux: SIGBUS past the end / the file's new bytes).  POSIX leaves it open",
               lambda op, n, w, m, f: kind(op) in ("TRUNC", "WRITE", "ADV", "UNMAP", "MAP", "PROT",
                                                   "POKE", "REMAP")
               and set(f) <= {"R", "D", "W1", "W"} and private_follows_file(n, w)),
 
     # ---- known limits (README) and choices POSIX leaves open ----
+    Exclusion("failed-mlock-keeps-no-lock", KNOWN,
+              "mlock over inaccessible pages fails with ENOMEM on both, but Linux has marked "
+              "the range locked all the same (msync MS_INVALIDATE then says EBUSY, "
+              "MADV_DONTNEED EINVAL); here a failed call changes nothing (README)",
+              lambda op, n, w, m, f: ret_only(f) and w.get("ret") in ("0 0", "-1 ENOMEM") and (
+                  (kind(op) == "SYNC" and n.get("ret") == "-1 EBUSY")
+                  or (kind(op) == "ADV" and arg(op, "adv") == 4 and n.get("ret") == "-1 EINVAL"))),
     Exclusion("unknown-bits", KNOWN,
               "README: unknown mmap flags and PROT bits fail with EINVAL (Linux ignores them)",
               lambda op, n, w, m, f: op in ("BAD sub=2", "BAD sub=25") and ret_only(f)),
@@ -126,10 +93,6 @@ def private_follows_file(n, w):
 def leak_exclusion(ops, handles, heap, regions, mode):
     if regions:
         return None
-    # pending fix: one handle per mprotect round trip (issue 18); Wine 8's
-    # heap grows with each leaked handle.
-    if any(o.startswith("PROT") for o in ops) and handles > 0:
-        return "handle-leak-mprotect"
     if handles == 0 and 0 < heap <= 4096:
         # Wine 10: one-time heap blocks of Wine itself after the first seeds
         # (2 504 bytes in the first two seeds of a process, none after).
