@@ -35,7 +35,9 @@ void wd_setup(void)
         fd[f] = open(fname[f], O_RDWR | O_CREAT | O_TRUNC | O_BINARY, 0600);
     }
     snprintf(shmname, sizeof shmname, "/wmdiff-%d", pid);
-    fd[2] = shm_open(shmname, O_RDWR | O_CREAT | O_EXCL, 0600);
+    /* Wine reuses process ids: a run that stopped early left its object. */
+    shm_unlink(shmname);
+    fd[2] = shm_open(shmname, O_RDWR | O_CREAT | O_TRUNC, 0600);
     fd[3] = open(fname[0], O_RDONLY | O_BINARY);
     for (int f = 0; f <= WD_FILES; f++)
         if (fd[f] < 0) {
