@@ -88,6 +88,9 @@ def parse_trace(text):
             continue
         tag = words[0]
         s = seeds.setdefault(tag, {"ops": {}, "end": None, "signal": None})
+        if words[1] == "STALE":
+            s["stale"] = " ".join(words[2:])
+            continue
         if words[1] == "END":
             s["end"] = dict(w.split("=", 1) for w in words[2:] if "=" in w)
             continue
@@ -290,6 +293,11 @@ def main():
                     say("LEAK %s seed %d: %s" % (mode, s, lk["what"]))
                 elif lk:
                     by_ex[lk["exclusion"]] = by_ex.get(lk["exclusion"], 0) + 1
+            stale = win.get("s%d" % (s + 1), {}).get("stale")
+            if stale:
+                by_ex["stale-file-after-seed (pending: handle leak)"] = by_ex.get(
+                    "stale-file-after-seed (pending: handle leak)", 0) + 1
+                say("STALE %s after seed %d: %s (files replaced)" % (mode, s, stale))
         say("%-14s seeds %d, ops compared %d: same %d, stopped at an exclusion %d, diverged %d, "
             "leaked %d (%.0f s)" % (mode, len(seeds), compared, same, excluded, diverged, leaks,
                                     time.time() - start))
