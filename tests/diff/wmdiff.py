@@ -124,8 +124,9 @@ def compare_seed(nat, win, mode, nops):
             continue
         d = {"index": i, "kind": "diff", "fields": fields, "op": n["op"], "nat": n, "win": w,
              "exclusion": None}
+        disabled = os.environ.get("WMDIFF_DISABLE", "").split(",")
         for ex in EXCLUSIONS:
-            if ex.matches(n["op"], n, w, mode, fields):
+            if ex.name not in disabled and ex.matches(n["op"], n, w, mode, fields):
                 d["exclusion"] = ex.name
                 break
         return d
