@@ -23,7 +23,7 @@ for mode in wine8-legacy wine10-exact wine10-legacy; do
         python3 "$top/tests/diff/wmdiff.py" --native "$build/native/tests/diff/wmdiff" \
             --win "$build/win/tests/diff/wmdiff.exe" --modes "$mode" \
             --seeds "$seed-$((seed + 49))" --ops 80 --minimize \
-            --workdir "$build/soak/$mode" --prefix-dir "$build/win/tests" --report "$report" ||
+            --workdir "$build/win/tests/diff/soak" --prefix-dir "$build/win/tests" --report "$report" ||
             status=1
         seed=$((seed + 50))
     done

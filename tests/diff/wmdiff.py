@@ -233,7 +233,9 @@ def main():
     ap.add_argument("--report", default=None)
     args = ap.parse_args()
     args.modes = [m for m in args.modes.split(",") if m]
-    args.workdir = args.workdir or tempfile.mkdtemp(prefix="wmdiff-")
+    # Under Wine 10 (a chroot) a working directory outside the program's
+    # directory made the files fail to open (ENOENT): keep it below it.
+    args.workdir = args.workdir or os.path.join(os.path.dirname(os.path.abspath(args.win)), "work")
     os.makedirs(args.workdir, exist_ok=True)
     if "-" in args.seeds:
         a, b = args.seeds.split("-")
