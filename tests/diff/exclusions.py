@@ -147,7 +147,8 @@ def leak_exclusion(ops, handles, heap, regions, mode):
     if any(o.startswith("PROT") for o in ops) and handles > 0:
         return "handle-leak-mprotect"
     if handles == 0 and 0 < heap <= 4096:
-        # Wine 10: one-time heap blocks of Wine itself after the first seeds
-        # (2 504 bytes in the first two seeds of a process, none after).
-        return "wine-heap-first-seeds"
+        # Not attributed yet: Wine 10 runs sometimes end a seed with +2 504
+        # heap bytes and no handle left (not every seed, not growing).  Kept
+        # visible as its own name until someone finds whose block it is.
+        return "heap-2504-unattributed"
     return None
