@@ -59,6 +59,22 @@ EXCLUSIONS = [
                                                   "POKE", "REMAP")
               and set(f) <= {"R", "D", "W1", "W"} and private_follows_file(n, w)),
 
+    # ---- found by wmdiff (not in issue 18), unfixed: reported in FINDINGS.md ----
+    Exclusion("prot-none-past-eof-sigbus", "found-unfixed",
+              "a PROT_NONE page of a file mapping wholly past end of file faults SIGBUS; Linux "
+              "checks the protection first: SIGSEGV (SEGV_ACCERR)",
+              lambda op, n, w, m, f: set(f) <= {"R", "X", "W1", "W"} and all(
+                  a == b or (a == "A" and b == "B") for a, b in zip(
+                      n.get("R", "") + n.get("X", ""), w.get("R", "") + w.get("X", "")))),
+    Exclusion("msync-invalidate-locked", "found-unfixed",
+              "msync(MS_INVALIDATE) after an mlock of PROT_NONE pages that failed (ENOMEM) returns 0; Linux left the pages locked: EBUSY.  winmmap: a failed call changes nothing (to document)",
+              lambda op, n, w, m, f: kind(op) == "SYNC" and n.get("ret") == "-1 EBUSY"
+              and w.get("ret") == "0 0"),
+    Exclusion("madvise-dontneed-locked", "found-unfixed",
+              "madvise(MADV_DONTNEED) after an mlock of PROT_NONE pages that failed (ENOMEM) returns 0; Linux left the pages locked: EINVAL.  winmmap: a failed call changes nothing (to document)",
+              lambda op, n, w, m, f: kind(op) == "ADV" and arg(op, "adv") == 4
+              and n.get("ret") == "-1 EINVAL" and w.get("ret") == "0 0"),
+
     # ---- known limits (README) and choices POSIX leaves open ----
     Exclusion("failed-mlock-keeps-no-lock", KNOWN,
               "mlock over inaccessible pages fails with ENOMEM on both, but Linux has marked "
@@ -94,7 +110,8 @@ def leak_exclusion(ops, handles, heap, regions, mode):
     if regions:
         return None
     if handles == 0 and 0 < heap <= 4096:
-        # Wine 10: one-time heap blocks of Wine itself after the first seeds
-        # (2 504 bytes in the first two seeds of a process, none after).
-        return "wine-heap-first-seeds"
+        # Not attributed yet: Wine 10 runs sometimes end a seed with +2 504
+        # heap bytes and no handle left (not every seed, not growing).  Kept
+        # visible as its own name until someone finds whose block it is.
+        return "heap-2504-unattributed"
     return None

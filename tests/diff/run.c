@@ -25,23 +25,33 @@ static char fname[2][64], shmname[64];
 static unsigned char wbuf[4 * 65536];
 static unsigned char vec[WD_ARENA + 16];
 
-void wd_setup(void)
+static int generation;
+
+static void open_files(void)
 {
-    P = (size_t)sysconf(_SC_PAGESIZE);
-    wd_probe_init();
     int pid = (int)getpid();
+    generation++;
     for (int f = 0; f < 2; f++) {
-        snprintf(fname[f], sizeof fname[f], "wmdiff-%d-f%d.dat", pid, f);
+        snprintf(fname[f], sizeof fname[f], "wmdiff-%d-%d-f%d.dat", pid, generation, f);
         fd[f] = open(fname[f], O_RDWR | O_CREAT | O_TRUNC | O_BINARY, 0600);
     }
-    snprintf(shmname, sizeof shmname, "/wmdiff-%d", pid);
-    fd[2] = shm_open(shmname, O_RDWR | O_CREAT | O_EXCL, 0600);
+    snprintf(shmname, sizeof shmname, "/wmdiff-%d-%d", pid, generation);
+    /* Wine reuses process ids: a run that stopped early left its object. */
+    shm_unlink(shmname);
+    fd[2] = shm_open(shmname, O_RDWR | O_CREAT | O_TRUNC, 0600);
     fd[3] = open(fname[0], O_RDONLY | O_BINARY);
     for (int f = 0; f <= WD_FILES; f++)
         if (fd[f] < 0) {
             perror("wmdiff: opening the files");
             _exit(2);
         }
+}
+
+void wd_setup(void)
+{
+    P = (size_t)sysconf(_SC_PAGESIZE);
+    wd_probe_init();
+    open_files();
 }
 
 void wd_teardown(void)
@@ -272,7 +282,14 @@ int wd_run(const struct wd_op *ops, int count, int wprobe, FILE *out, const char
 {
     static char line[4096], ret[32], x[512], text[160], r[WD_ARENA + 1], d[2 * WD_ARENA + 1];
     for (int f = 0; f < WD_FILES; f++)
-        ftruncate(fd[f], 0);
+        if (ftruncate(fd[f], 0) != 0) {
+            /* Nothing is mapped, yet the file cannot be emptied (a leaked
+             * view or section): say so, and go on with new files. */
+            fprintf(out, "%s STALE f%d ftruncate 0 fails: %s\n", tag, f, wd_errno_name(errno));
+            wd_teardown();
+            open_files();
+            break;
+        }
     long h0 = wd_handles();
     long long heap0 = wd_heap();
     A = mmap(NULL, WD_ARENA * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -88,6 +88,9 @@ def parse_trace(text):
             continue
         tag = words[0]
         s = seeds.setdefault(tag, {"ops": {}, "end": None, "signal": None})
+        if words[1] == "STALE":
+            s["stale"] = " ".join(words[2:])
+            continue
         if words[1] == "END":
             s["end"] = dict(w.split("=", 1) for w in words[2:] if "=" in w)
             continue
@@ -121,8 +124,9 @@ def compare_seed(nat, win, mode, nops):
             continue
         d = {"index": i, "kind": "diff", "fields": fields, "op": n["op"], "nat": n, "win": w,
              "exclusion": None}
+        disabled = os.environ.get("WMDIFF_DISABLE", "").split(",")
         for ex in EXCLUSIONS:
-            if ex.matches(n["op"], n, w, mode, fields):
+            if ex.name not in disabled and ex.matches(n["op"], n, w, mode, fields):
                 d["exclusion"] = ex.name
                 break
         return d
@@ -229,7 +233,9 @@ def main():
     ap.add_argument("--report", default=None)
     args = ap.parse_args()
     args.modes = [m for m in args.modes.split(",") if m]
-    args.workdir = args.workdir or tempfile.mkdtemp(prefix="wmdiff-")
+    # Under Wine 10 (a chroot) a working directory outside the program's
+    # directory made the files fail to open (ENOENT): keep it below it.
+    args.workdir = args.workdir or os.path.join(os.path.dirname(os.path.abspath(args.win)), "work")
     os.makedirs(args.workdir, exist_ok=True)
     if "-" in args.seeds:
         a, b = args.seeds.split("-")
@@ -290,6 +296,11 @@ def main():
                     say("LEAK %s seed %d: %s" % (mode, s, lk["what"]))
                 elif lk:
                     by_ex[lk["exclusion"]] = by_ex.get(lk["exclusion"], 0) + 1
+            stale = win.get("s%d" % (s + 1), {}).get("stale")
+            if stale:
+                by_ex["stale-file-after-seed (pending: handle leak)"] = by_ex.get(
+                    "stale-file-after-seed (pending: handle leak)", 0) + 1
+                say("STALE %s after seed %d: %s (files replaced)" % (mode, s, stale))
         say("%-14s seeds %d, ops compared %d: same %d, stopped at an exclusion %d, diverged %d, "
             "leaked %d (%.0f s)" % (mode, len(seeds), compared, same, excluded, diverged, leaks,
                                     time.time() - start))
