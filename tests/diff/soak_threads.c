@@ -1,0 +1,211 @@
+/* The multi-threaded soak: four threads map, protect and unmap at random in
+ * ranges they reserved (anonymous, file and shared memory, MAP_FIXED inside
+ * the reservation, partial munmap), while a fifth keeps faulting on a page
+ * whose SIGSEGV handler makes it accessible again and returns.  A watchdog
+ * ends the run with status 2 when no thread has made progress for 30 s
+ * (a deadlock); at the end every thread unmaps what it holds and the run
+ * fails (status 1) if handles or heap in use grew, or the region table is
+ * not sound.
+ *   soak_threads SECONDS [SEED] */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <winmmap.h>
+
+#include "diff.h"
+
+#ifdef _WIN32
+const char *wm_audit(void); /* the region table's self-check (test hooks) */
+#define wmd_audit wm_audit
+#else
+#define wmd_audit() ((const char *)NULL)
+#endif
+
+enum { THREADS = 4, SLOTS = 16 };
+
+static _Atomic long progress;
+static _Atomic int stop;
+static size_t pg;
+static int file_fd;
+
+static unsigned rnd(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
+struct worker {
+    unsigned seed;
+    long ops, errors;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    unsigned char *arena = mmap(NULL, SLOTS * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (arena == MAP_FAILED) {
+        w->errors++;
+        return NULL;
+    }
+    while (!atomic_load(&stop)) {
+        unsigned r = rnd(&w->seed);
+        size_t at = r % SLOTS, n = 1 + (r >> 8) % 4;
+        if (at + n > SLOTS)
+            n = SLOTS - at;
+        unsigned char *p = arena + at * pg;
+        int rc = 0;
+        switch ((r >> 12) % 6) {
+        case 0: /* anonymous memory, fixed inside the arena */
+            rc = mmap(p, n * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p
+                     ? 0 : -1;
+            if (!rc)
+                memset(p, (int)r, n * pg);
+            break;
+        case 1: /* the shared file, read-write */
+            rc = mmap(p, n * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file_fd, 0) == p ? 0 : -1;
+            if (!rc)
+                p[0] = (unsigned char)r;
+            break;
+        case 2:
+            rc = mprotect(p, n * pg, (r >> 16) % 2 ? PROT_READ : PROT_NONE);
+            if (rc && errno == ENOMEM)
+                rc = 0; /* the range met a hole: allowed */
+            break;
+        case 3:
+            rc = mprotect(p, n * pg, PROT_READ | PROT_WRITE);
+            if (rc && errno == ENOMEM)
+                rc = 0;
+            break;
+        case 4: /* back to an inaccessible reservation, so the arena stays ours */
+            rc = mmap(p, n * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p ? 0 : -1;
+            break;
+        default:
+            rc = madvise(p, n * pg, MADV_DONTNEED);
+            if (rc && (errno == ENOMEM || errno == EINVAL))
+                rc = 0;
+            break;
+        }
+        w->errors += rc != 0;
+        w->ops++;
+        atomic_fetch_add(&progress, 1);
+    }
+    w->errors += munmap(arena, SLOTS * pg) != 0;
+    return NULL;
+}
+
+/* ---- the faulting thread ---- */
+
+static unsigned char *fault_page;
+static _Atomic long faults;
+
+static void reopen(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    if ((unsigned char *)si->si_addr >= fault_page && (unsigned char *)si->si_addr < fault_page + pg)
+        mprotect(fault_page, pg, PROT_READ | PROT_WRITE); /* then the access is retried */
+    atomic_fetch_add(&faults, 1);
+}
+
+static void *fault_loop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        mprotect(fault_page, pg, PROT_NONE);
+        fault_page[8]++;
+        atomic_fetch_add(&progress, 1);
+    }
+    return NULL;
+}
+
+static void *watchdog(void *arg)
+{
+    long seconds = *(long *)arg, last = -1, still = 0;
+    for (long t = 0; !atomic_load(&stop); t++) {
+        sleep(1);
+        long now = atomic_load(&progress);
+        still = now == last ? still + 1 : 0;
+        last = now;
+        if (still >= 30) {
+            fprintf(stderr, "soak_threads: no progress for 30 s: deadlock\n");
+            _exit(2);
+        }
+        if (t + 1 >= seconds)
+            atomic_store(&stop, 1);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long seconds = argc > 1 ? atol(argv[1]) : 60;
+    unsigned seed = argc > 2 ? (unsigned)atoi(argv[2]) : 1;
+    pg = (size_t)sysconf(_SC_PAGESIZE);
+    char path[64];
+    snprintf(path, sizeof path, "soak-%ld.bin", (long)getpid());
+    file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (file_fd < 0 || ftruncate(file_fd, (off_t)(4 * pg)) != 0) {
+        perror("soak file");
+        return 1;
+    }
+    fault_page = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fault_page == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = reopen;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    /* Two phases; handles and heap are measured after the first (which
+     * settles the C runtime's and Wine's one-time allocations) and must not
+     * grow in the second. */
+    long total = seconds, ops = 0, errors = 0, handles0 = 0;
+    long long heap0 = 0;
+    size_t regions0 = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        long span = phase == 0 ? (total + 3) / 4 : total - (total + 3) / 4;
+        atomic_store(&stop, 0);
+        pthread_t t[THREADS + 2];
+        struct worker w[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            w[i] = (struct worker){seed * 7919u + (unsigned)(i + 10 * phase), 0, 0};
+            pthread_create(&t[i], NULL, work, &w[i]);
+        }
+        pthread_create(&t[THREADS], NULL, fault_loop, NULL);
+        pthread_create(&t[THREADS + 1], NULL, watchdog, &span);
+        for (int i = 0; i < THREADS + 2; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < THREADS; i++)
+            ops += w[i].ops, errors += w[i].errors;
+        if (phase == 0) {
+            handles0 = wd_handles();
+            heap0 = wd_heap();
+            regions0 = winmmap_region_count();
+        }
+    }
+    long handles = wd_handles();
+    long long heap = wd_heap();
+    const char *audit = wmd_audit();
+    printf("soak_threads (%s): %ld s, %ld operations, %ld faults handled, %ld unexpected failures; "
+           "after the first phase / at the end: regions %zu / %zu, handles %ld / %ld, heap %lld / %lld%s%s\n",
+           winmmap_strategy(), total, ops, (long)atomic_load(&faults), errors, regions0,
+           winmmap_region_count(), handles0, handles, heap0, heap, audit ? "; audit: " : "",
+           audit ? audit : "");
+    close(file_fd);
+    unlink(path);
+    /* Heap: a little slack for blocks of the C runtime that come and go. */
+    int ok = errors == 0 && !audit && handles <= handles0 && (heap < 0 || heap <= heap0 + 8192) &&
+             winmmap_region_count() <= regions0;
+    return ok ? 0 : 1;
+}
