@@ -2,7 +2,7 @@
  * CUnit (one suite per function), marks tests that cannot hold on this
  * platform inactive with a printed reason, runs them, and prints CUnit's
  * summary plus one closing line "N passed, N failed, N skipped". */
-#include "wmtest.h"
+#include "runner.h"
 
 #include <CUnit/Basic.h>
 #include <stdlib.h>
@@ -12,20 +12,30 @@
 #include "test-list.h"
 #undef WMT
 
-struct entry {
-    const char *suite, *id, *rule;
-    CU_TestFunc fn;
-    wmt_skip_fn skip;
-};
-
-static const struct entry tests[] = {
+const struct wmt_entry wmt_tests[] = {
 #define WMT(suite, name, skip, rule) {#suite, #suite "/" #name, rule, test_##suite##__##name, skip},
 #include "test-list.h"
 #undef WMT
 };
+const size_t wmt_ntests = sizeof wmt_tests / sizeof wmt_tests[0];
 
 void wmt_cleanup_files(void);
 int wmt_child_main(int argc, char **argv);
+
+/* "suite/" selects exactly that suite (ctest runs one entry per suite; a
+ * substring would let madvise/ also pick posix_madvise/), anything else is a
+ * substring of "suite/name". */
+static int selected(const char *id, const char *filter, int exact)
+{
+    if (!filter)
+        return 1;
+    if (exact)
+        return strcmp(id, filter) == 0;
+    size_t n = strlen(filter);
+    if (n && filter[n - 1] == '/')
+        return strncmp(id, filter, n) == 0;
+    return strstr(id, filter) != NULL;
+}
 
 static int init_suite(void)
 {
@@ -42,18 +52,29 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return wmt_child_main(argc, argv);
-    const char *filter = argc > 1 ? argv[1] : NULL;
+    if (argc > 1 && (strcmp(argv[1], "--isolated") == 0 || strcmp(argv[1], "--junit") == 0))
+        return wmt_isolated_main(argc, argv);
+    /* --run-one ID: the child of an isolated run, exactly one test. */
+    int exact = argc > 2 && strcmp(argv[1], "--run-one") == 0;
+    if (exact)
+        wmt_child_quiet();
+    const char *filter = exact ? argv[2] : argc > 1 ? argv[1] : NULL;
     setvbuf(stdout, NULL, _IONBF, 0);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     printf("winmmap %s, strategy %s, page size %zu\n", winmmap_version(), winmmap_strategy(),
            wmt_page());
     unsigned skipped = 0;
+    const struct wmt_entry *self_test = exact ? wmt_selftest(filter) : NULL;
+    if (self_test) {
+        CU_pSuite st = CU_add_suite(self_test->suite, init_suite, clean_suite);
+        CU_add_test(st, self_test->rule, self_test->fn);
+    }
     CU_pSuite suite = NULL;
     const char *suite_name = NULL;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        const struct entry *t = &tests[i];
-        if (filter && !strstr(t->id, filter))
+    for (size_t i = 0; i < wmt_ntests; i++) {
+        const struct wmt_entry *t = &wmt_tests[i];
+        if (!selected(t->id, filter, exact))
             continue;
         if (!suite_name || strcmp(suite_name, t->suite) != 0) {
             suite_name = t->suite;
