@@ -453,7 +453,7 @@ static int do_mremap(uintptr_t old, size_t old_size, size_t new_size, int flags,
      * a shrinking move its first new_size bytes: Linux unmaps the rest)
      * lies inside one mapping. */
     size_t moved = nsz < osz ? nsz : osz;
-    struct wm_region *first = wm_region_find(&wm_engine.regions, old), *last = first;
+    struct wm_region *last = wm_region_find(&wm_engine.regions, old);
     while (last->end < old + moved) {
         struct wm_region *n = wm_region_next(&wm_engine.regions, last);
         if (!n || !continues(last, n))
@@ -462,7 +462,6 @@ static int do_mremap(uintptr_t old, size_t old_size, size_t new_size, int flags,
     }
     struct wm_region *after = wm_region_next(&wm_engine.regions, last);
     bool ends_mapping = last->end == old + osz && !(after && continues(last, after));
-    (void)first;
     struct move mv = {.old = old, .t = target, .osz = osz, .nsz = nsz, .tmpl = *last,
                       .fixed = (flags & MREMAP_FIXED) != 0};
     mv.keep = osz < nsz ? osz : nsz;
