@@ -1,5 +1,5 @@
-# Cross build for 32-bit Windows with Debian's mingw-w64 (i686); tests run under
-# through wine-run.sh (WINMMAP_WINE=8|10 picks the Wine).
+# Cross build for 32-bit Windows with Debian's mingw-w64 (i686); tests run
+# under 32-bit Wine 8 through wine-run.sh, where the kernel runs 32-bit programs.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR i686)
 set(CMAKE_C_COMPILER i686-w64-mingw32-gcc)
