@@ -35,7 +35,8 @@ fi
 # then one closing line over all of them.  Other entries (diff, runners,
 # examples) pass or fail in ctest's own report above; the standalone
 # runner's checks repeat suite tests (and its self-test expects failures),
-# so they are not counted here.
+# and the judge-* entries count another implementation's failures (the
+# suite judging tests/naive), so they are not counted here.
 echo
 echo "==== summary ===="
 logs=("$build/native/Testing/Temporary/LastTest.log" "$build/win/Testing/Temporary/LastTest.log")
@@ -43,7 +44,7 @@ logs=("$build/native/Testing/Temporary/LastTest.log" "$build/win/Testing/Tempora
 awk '
     /^[0-9]+\/[0-9]+ Testing: / { name = $3 }
     / passed, [0-9]+ failed, [0-9]+ skipped$/ {
-        if (name ~ /^conformance-/) next
+        if (name ~ /^(conformance|judge)-/) next
         run = name; sub(/\/.*/, "", run)
         if (FILENAME ~ /\/win32\//) run = "i686-" run
         n = split($0, w, " ")
