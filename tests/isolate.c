@@ -24,8 +24,26 @@ enum { WMT_PASS, WMT_FAIL, WMT_SKIP };
 struct outcome {
     int status;
     char why[512];
+    char detail[2048]; /* the failed checks: file:line, call, expected, actual */
     double secs;
 };
+
+/* Where the child's wmt_fail() writes its failures (WMT_FAILURES). */
+static char failures[1024];
+
+/* The failures the child recorded; the first one also becomes the reason. */
+static void collect_failures(struct outcome *o)
+{
+    FILE *f = fopen(failures, "r");
+    if (!f)
+        return;
+    size_t n = fread(o->detail, 1, sizeof o->detail - 1, f);
+    o->detail[n] = 0;
+    fclose(f);
+    remove(failures);
+    if (n && strncmp(o->why, "assertion failed", 16) == 0)
+        snprintf(o->why, sizeof o->why, "assertion failed: %.*s", (int)strcspn(o->detail, "\n"), o->detail);
+}
 
 /* Runs "self --run-one id"; status and a failure reason. */
 static void run_child(const char *self, const char *id, unsigned timeout, struct outcome *o)
@@ -160,6 +178,18 @@ int wmt_isolated_main(int argc, char **argv)
     self[n > 0 ? n : 0] = 0;
 #endif
     setvbuf(stdout, NULL, _IONBF, 0);
+#ifdef _WIN32
+    char tmp[MAX_PATH];
+    DWORD tn = GetTempPathA(sizeof tmp, tmp);
+    /* GetTempPath's answer ends with a backslash. */
+    snprintf(failures, sizeof failures, "%swmt-failures-%lu.txt", tn && tn < sizeof tmp ? tmp : ".\\",
+             GetCurrentProcessId());
+    SetEnvironmentVariableA("WMT_FAILURES", failures);
+#else
+    snprintf(failures, sizeof failures, "%s/wmt-failures-%ld.txt", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             (long)getpid());
+    setenv("WMT_FAILURES", failures, 1);
+#endif
     size_t extra = getenv("WMT_SELFTEST") ? 2 : 0, total = wmt_ntests + extra;
     struct outcome *res = calloc(total, sizeof *res);
     unsigned pass = 0, fail = 0, skip = 0;
@@ -175,7 +205,9 @@ int wmt_isolated_main(int argc, char **argv)
             o->status = WMT_SKIP;
             snprintf(o->why, sizeof o->why, "%s", why);
         } else {
+            remove(failures);
             run_child(self, t->id, timeout, o);
+            collect_failures(o);
         }
         o->secs = difftime(time(NULL), t0);
         const char *word[] = {"PASS", "FAIL", "SKIP"};
@@ -214,7 +246,13 @@ int wmt_isolated_main(int argc, char **argv)
             if (res[i].status != WMT_PASS) {
                 fputs(res[i].status == WMT_FAIL ? "      <failure message=\"" : "      <skipped message=\"", f);
                 xml_text(f, res[i].why);
-                fputs("\"/>\n", f);
+                if (res[i].status == WMT_FAIL) {
+                    fputs("\">", f);
+                    xml_text(f, res[i].detail);
+                    fputs("</failure>\n", f);
+                } else {
+                    fputs("\"/>\n", f);
+                }
             }
             fputs("    </testcase>\n", f);
         }

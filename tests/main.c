@@ -21,7 +21,6 @@ const struct wmt_entry wmt_tests[] = {
 };
 const size_t wmt_ntests = sizeof wmt_tests / sizeof wmt_tests[0];
 
-void wmt_cleanup_files(void);
 int wmt_child_main(int argc, char **argv);
 
 const char *wmt_skip_reason(const struct wmt_entry *t)

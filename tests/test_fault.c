@@ -326,6 +326,9 @@ int child_touch_past_eof(const char *arg)
     size_t pg = wmt_page();
     int fd = wmt_temp_file(10, 1, O_RDWR, NULL, 0);
     volatile unsigned char *p = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    /* This process dies of the fault: remove the file now (POSIX allows it
+     * while mapped; Windows refuses and its temporary directory keeps it). */
+    wmt_cleanup_files();
     if (p == MAP_FAILED)
         return 2;
     return p[pg] == 99 ? 3 : 4;

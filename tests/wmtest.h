@@ -181,6 +181,7 @@ size_t wmt_page(void);
  * opened with oflags (O_RDWR, O_RDONLY, ...); its path goes to path (may be
  * NULL) and is removed by wmt_cleanup_files() after each test. */
 int wmt_temp_file(size_t len, unsigned char seed, int oflags, char *path, size_t pathlen);
+void wmt_cleanup_files(void);
 unsigned char wmt_pattern(size_t i, unsigned char seed);
 /* A new private anonymous read-write mapping of len bytes holding the
  * pattern (MAP_FAILED if mmap fails). */
