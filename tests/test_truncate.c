@@ -216,6 +216,30 @@ void test_truncate__after_partial_mprotect_munmap_and_fixed_maps_never_ebusy(voi
     close(fd);
 }
 
+void test_truncate__shrink_back_after_write_growth_never_ebusy(void)
+{
+    /* Found by random testing: the file grows by write() past what its
+     * mappings were made from, then shrinks back to a size they still cover. */
+    size_t pg = wmt_page();
+    static unsigned char two[2 * 65536];
+    memset(two, 0x5a, sizeof two);
+    for (int type = 0; type < 2; type++) {
+        int fd = wmt_temp_file(3 * pg, 10, O_RDWR, NULL, 0);
+        WMT_REQUIRE(fd >= 0);
+        unsigned char *p = mmap(NULL, 9 * pg, PROT_READ | PROT_WRITE, type ? MAP_SHARED : MAP_PRIVATE, fd,
+                                (off_t)(2 * pg));
+        WMT_REQUIRE(p != MAP_FAILED);
+        WMT_EQ(wmt_pwrite(fd, two, 2 * pg, 6 * (long long)pg), (long)(2 * pg));
+        WMT_EQ(p[5 * pg], 0x5a); /* file page 7, grown into the mapping */
+        WMT_EQ(ftruncate(fd, (off_t)(3 * pg)), 0);
+        WMT_EQ(wmt_file_size(fd), (long long)(3 * pg));
+        WMT_EQ(p[0], wmt_pattern(2 * pg, 10)); /* the page the file still has */
+        WMT_AUDIT();
+        munmap(p, 9 * pg);
+        close(fd);
+    }
+}
+
 void test_truncate__length_past_the_largest_file_efbig(void)
 {
     int fd = wmt_temp_file(100, 9, O_RDWR, NULL, 0);

@@ -128,14 +128,14 @@ static int set_size(HANDLE h, uint64_t len, bool growing)
     }
 }
 
-/* Views (by first region) mapping a section of the file larger than len. */
-static size_t affected_views(uint64_t len, uintptr_t *out)
+/* Views (by first region) mapping a section of the file. */
+static size_t file_views(uintptr_t *out)
 {
     size_t n = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r))
         if (r->start == r->vstart && !(r->flags & WM_R_PAST_EOF) && r->backing->match &&
-            r->backing->size > len) {
+            r->backing->size) {
             if (out)
                 out[n] = r->start;
             n++;
@@ -143,10 +143,10 @@ static size_t affected_views(uint64_t len, uintptr_t *out)
     return n;
 }
 
-static int close_or_reopen(struct wm_backing *b, uint64_t len, bool reopen)
+static int close_or_reopen(struct wm_backing *b, bool reopen)
 {
-    if (!b || !b->match || b->size <= len)
-        return 0;
+    if (!b || !b->match || !b->size)
+        return 0; /* no section: an empty file when mapped */
     if (reopen) {
         int err = wm_backing_reopen(b); /* now of the file's size */
         return err ? wm_backing_reopen(b) : 0; /* a second try, as in remap() */
@@ -158,15 +158,15 @@ static int close_or_reopen(struct wm_backing *b, uint64_t len, bool reopen)
     return 0;
 }
 
-/* Close (or open again at the file's current size) the sections of the file
- * larger than len: of its mappings, and of the private copies' origins. */
-static int sections_larger_than(uint64_t len, bool reopen)
+/* Close (or open again at the file's current size) the sections of the
+ * file: of its mappings, and of the private copies' origins. */
+static int file_sections(bool reopen)
 {
     int err = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r)) {
-        int e1 = close_or_reopen(r->backing, len, reopen);
-        int e2 = r->backing->origin ? close_or_reopen(r->backing->origin->file, len, reopen) : 0;
+        int e1 = close_or_reopen(r->backing, reopen);
+        int e2 = r->backing->origin ? close_or_reopen(r->backing->origin->file, reopen) : 0;
         if (!err)
             err = e1 ? e1 : e2;
     }
@@ -236,10 +236,13 @@ static int truncate_mapped(HANDLE h, uint64_t len)
         }
         r = wm_region_next(&wm_engine.regions, r);
     }
+    /* Every section of the file goes, not only those larger than len: Wine
+     * refuses to shrink a file while any section of it exists, even one
+     * that the new size still covers. */
     uintptr_t *views = malloc((wm_engine.regions.count + 1) * sizeof *views);
     if (!views)
         return ENOMEM;
-    size_t n = affected_views(len, views);
+    size_t n = file_views(views);
     size_t done;
     for (done = 0; done < n && !err; done++) {
         struct wm_region *r = wm_region_find(&wm_engine.regions, views[done]);
@@ -248,15 +251,14 @@ static int truncate_mapped(HANDLE h, uint64_t len)
     if (err) {
         done--; /* the failed one is still mapped */
     } else {
-        /* No view left: drop every section of the file that is too large
-         * (also those kept for reverting private copies), so Windows lets
-         * the file shrink. */
-        sections_larger_than(len, false);
+        /* No view left: drop every section of the file (also those kept
+         * for reverting private copies), so Windows lets the file shrink. */
+        file_sections(false);
         err = set_size(h, len, false);
     }
     /* Sections of the file's size now (the new one, or the old one if the
      * truncation failed), and every view mapped again. */
-    int err2 = sections_larger_than(len, true);
+    int err2 = file_sections(true);
     for (size_t i = 0; i < done; i++) {
         int e = remap(views[i]);
         if (!err2)

@@ -60,10 +60,6 @@ EXCLUSIONS = [
               and set(f) <= {"R", "D", "W1", "W"} and private_follows_file(n, w)),
 
     # ---- found by wmdiff, not fixed yet (FINDINGS.md has the reproducers) ----
-    Exclusion("ftruncate-ebusy-after-growth", "found-unfixed",
-              "ftruncate shrinking a file fails with EBUSY after a private mapping grew into "
-              "it (a fault past the old end) and was then partly unmapped; Linux never refuses",
-              lambda op, n, w, m, f: kind(op) == "TRUNC" and w.get("ret") == "-1 EBUSY"),
     Exclusion("map-fixed-enomem-exact", "found-unfixed",
               "exact strategy: a MAP_FIXED file mapping over some arena layouts fails with "
               "ENOMEM; Linux maps it",
