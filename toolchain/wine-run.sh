@@ -88,8 +88,9 @@ fi
 # processes (services.exe, a wineserver started to replace one that was
 # exiting) inherit its stdout and stderr and live until the server's 30 s
 # linger ends, so a caller reading a pipe (ctest, $(...)) would wait for them.
+# Wine's own messages (stderr) come first: the program's last line stays last.
 out=$(mktemp "${TMPDIR:-/tmp}/wine-run.XXXXXX") || die "cannot create a temporary file"
-finish() { cat "$out"; cat "$out.err" >&2; rm -f "$out" "$out.err"; }
+finish() { cat "$out.err" >&2; cat "$out"; rm -f "$out" "$out.err"; }
 trap finish EXIT
 trap 'exit 143' TERM INT
 wine_do "$winebin" "$exe" "$@" >"$out" 2>"$out.err"
