@@ -1,0 +1,335 @@
+#!/bin/bash
+# Builds real Unix programs, fetched from Debian as source packages, UNCHANGED
+# for Windows with mingw-w64 against winmmap, runs their own test suites and a
+# workload natively, under Wine 8 and under Wine 10, and compares.
+#
+#   bash toolchain/ports.sh            (after bash toolchain/setup.sh, as root)
+#
+# Environment:
+#   WINMMAP_PREFIX  an installed winmmap (include/, lib/libwinmmap.a), as
+#                   `cmake --install` lays it out.  Default: one made under
+#                   build/ports/prefix from include/ and build/win/libwinmmap.a
+#                   (toolchain/build.sh is run when that library is missing).
+#   WINMMAP_BUILD   build tree (default <repo>/build); everything goes to
+#                   $WINMMAP_BUILD/ports, nothing of the packages is committed.
+#   PORTS_WINES     which Wines to run (default "8 10").
+#
+# Packages, and what was checked so that they have NO Windows mapping code of
+# their own (the mmap they use on Windows is winmmap's):
+#   gdbm 1.23 (GNU dbm): src/mmap.c maps the database with mmap(MAP_SHARED),
+#     remaps as the file grows (munmap + mmap), msync()s.  `grep -rIil
+#     'CreateFileMapping|MapViewOfFile|_WIN32|mingw'` over src/, tests/,
+#     tools/, compat/ finds nothing (only the generated configure and the
+#     libtool scripts mention Windows).  configure decides mmap with
+#     AC_FUNC_MMAP; autoconf.h must say HAVE_MMAP and HAVE_MSYNC, checked below.
+#
+# The gaps of mingw-w64 that have nothing to do with mmap (flock, pwd.h,
+# htonl, text-mode I/O, ...) are filled by the small shims in tests/ports/
+# (see tests/ports/README).  Exit status: 0 when every step passed.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(dirname "$here")
+build=${WINMMAP_BUILD:-$top/build}
+work=$build/ports
+wines=${PORTS_WINES:-8 10}
+cross=x86_64-w64-mingw32
+jobs=2
+say() { printf '[ports] %s\n' "$*"; }
+die() { printf '[ports] ERROR: %s\n' "$*" >&2; exit 2; }
+mkdir -p "$work/logs" "$work/src" || die "cannot create $work"
+work=$(cd "$work" && pwd)
+logs=$work/logs
+
+summary=()   # lines of the final table
+failures=0
+result() { # package platform what status detail
+    summary+=("$(printf '%-6s %-8s %-24s %-5s %s' "$1" "$2" "$3" "$4" "$5")")
+    [ "$4" = PASS ] || [ "$4" = INFO ] || failures=$((failures + 1))
+}
+
+# ---- prerequisites ----
+for t in $cross-gcc gcc make; do
+    command -v "$t" >/dev/null || die "$t not found: run toolchain/setup.sh"
+done
+if ! command -v dpkg-source >/dev/null; then
+    say "installing dpkg-dev (for apt-get source)"
+    apt-get install -y -q --no-install-recommends dpkg-dev >/dev/null || die "cannot install dpkg-dev"
+fi
+# A deb-src entry, as toolchain/setup.sh adds one (same mirror, same keyring).
+if ! apt-get source --print-uris -q gdbm >/dev/null 2>&1; then
+    if ! grep -rqs '^deb-src\|^Types:.*deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)\/\{0,1\}$/\1/p' \
+                   /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
+        [ -n "$mirror" ] || mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\{0,1\}\(http[^[:space:]]*\/debian\)\/\{0,1\}[[:space:]].*/\2/p' \
+                   /etc/apt/sources.list 2>/dev/null | head -n1)
+        mirror=${mirror:-http://deb.debian.org/debian}
+        keyring=$(awk -v m="$mirror" '/^URIs:/ { hit = index($0, m) > 0 }
+                                       hit && /^Signed-By:/ { print $2; exit }' \
+                    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+        say "adding a deb-src entry for $mirror"
+        echo "deb-src ${keyring:+[signed-by=$keyring] }$mirror bookworm main" \
+            > /etc/apt/sources.list.d/winmmap-deb-src.list
+    fi
+    apt-get update -q >/dev/null || die "apt-get update failed"
+fi
+for w in $wines; do
+    case $w in
+    8) [ -x /usr/lib/wine/wine64 ] || die "Wine 8 missing: run toolchain/setup.sh" ;;
+    10) [ -x "${WINMMAP_CACHE:-$top/.cache}/wine10-root/usr/lib/wine/wine64" ] \
+            || die "Wine 10 chroot missing: run toolchain/setup.sh (or set WINMMAP_CACHE)" ;;
+    *) die "PORTS_WINES: unknown Wine '$w'" ;;
+    esac
+done
+
+# ---- winmmap prefix ----
+if [ -n "${WINMMAP_PREFIX:-}" ]; then
+    prefix=$(cd "$WINMMAP_PREFIX" && pwd) || die "WINMMAP_PREFIX=$WINMMAP_PREFIX does not exist"
+else
+    if [ ! -f "$build/win/libwinmmap.a" ]; then
+        say "building winmmap (toolchain/build.sh)"
+        WINMMAP_BUILD=$build bash "$here/build.sh" > "$logs/winmmap-build.log" 2>&1 \
+            || die "toolchain/build.sh failed; see $logs/winmmap-build.log"
+    fi
+    prefix=$work/prefix
+    rm -rf "$prefix" && mkdir -p "$prefix/lib"
+    cp -r "$top/include" "$prefix/include" && cp "$build/win/libwinmmap.a" "$prefix/lib/"
+fi
+[ -f "$prefix/include/sys/mman.h" ] && [ -f "$prefix/lib/libwinmmap.a" ] \
+    || die "$prefix lacks include/sys/mman.h or lib/libwinmmap.a"
+export WINMMAP_PREFIX=$prefix
+say "winmmap prefix: $prefix"
+
+# ---- the shims (tests/ports) ----
+shimsrc=$top/tests/ports
+shims=$work/shims
+rm -rf "$shims" && mkdir -p "$shims"
+for c in "$shimsrc"/*.c; do
+    $cross-gcc -O2 -Wall -I"$shimsrc/include" -I"$prefix/include" -c "$c" \
+        -o "$shims/$(basename "${c%.c}").o" || die "shim $c does not compile"
+done
+$cross-ar rcs "$shims/libports.a" "$shims"/*.o || die "ar failed"
+# What a Windows configure gets besides toolchain/autoconf-winmmap.site:
+# the shim headers (before winmmap's, they wrap them with #include_next), the
+# shim library, and binmode.o's constructor pulled in by name.
+win_env=(CONFIG_SITE="$here/autoconf-winmmap.site"
+         CPPFLAGS="-I$shimsrc/include"
+         LDFLAGS="-L$shims -Wl,--undefined=ports_binmode"
+         LIBS="-lports")
+
+# ---- helpers ----
+fetch() { # package -> prints the unpacked source directory
+    local pkg=$1 d=$work/src/$1
+    if [ ! -f "$d/.unpacked" ]; then
+        rm -rf "$d" && mkdir -p "$d"
+        (cd "$d" && apt-get source -q "$pkg") > "$logs/$pkg-fetch.log" 2>&1 || return 1
+        touch "$d/.unpacked"
+    fi
+    find "$d" -mindepth 1 -maxdepth 1 -type d | head -n1
+}
+
+wine_run() { # N exe args...: run a Windows program under Wine N
+    local n=$1; shift
+    WINMMAP_WINE=$n WINMMAP_PREFIX_DIR=$work/wine bash "$here/wine-run.sh" "$@"
+}
+
+# Wrappers named like the package's programs, so that its own test driver
+# (which finds programs on PATH) runs the .exe under Wine N.  Windows names
+# the program by its full DOS path in argv[0] ("Z:\...\gtfetch.exe"), which
+# test outputs compare against the bare name: the wrapper turns such paths
+# in stderr back into the bare name (and changes nothing else).  Programs
+# that were not built for Windows get a wrapper that exits 77 ("skip").
+make_wrappers() { # N exedir wrapdir [unbuilt...]
+    local n=$1 exedir=$2 wrap=$3 e; shift 3
+    rm -rf "$wrap" && mkdir -p "$wrap"
+    for e in "$exedir"/*.exe; do
+        cat > "$wrap/$(basename "${e%.exe}")" <<EOF
+#!/bin/bash
+err=\$(mktemp)
+WINMMAP_WINE=$n WINMMAP_PREFIX_DIR='$work/wine' bash '$here/wine-run.sh' '$e' "\$@" 2>"\$err"
+rc=\$?
+sed -E 's#[A-Za-z]:\\\\([^:\\\\]*\\\\)*([^:\\\\]+)\\.exe#\\2#g' "\$err" >&2
+rm -f "\$err"
+exit \$rc
+EOF
+        chmod +x "$wrap/$(basename "${e%.exe}")"
+    done
+    for e in "$@"; do
+        printf '#!/bin/sh\necho "%s: not built for Windows" >&2\nexit 77\n' "$e" > "$wrap/$e"
+        chmod +x "$wrap/$e"
+    done
+}
+
+# Autotest listing -> "number: title: status" lines.
+autotest_results() {
+    sed -n -E 's/^ *([0-9]+): (.*[^ ]) +(ok|FAILED|skipped|expected failure|UNEXPECTED PASS)( \(.*\))?$/\1: \2: \3/p' "$1" | sort -n
+}
+count() { grep -c ": $2\$" "$1" || true; }
+secs_since() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
+
+# =====================================================================
+# gdbm
+# =====================================================================
+port_gdbm() {
+    local src g=$work/gdbm p n t0 t1
+    say "gdbm: fetching the Debian source package"
+    src=$(fetch gdbm) && [ -n "$src" ] || { result gdbm all fetch FAIL "apt-get source gdbm failed ($logs/gdbm-fetch.log)"; return; }
+    if grep -rIilE 'CreateFileMapping|MapViewOfFile|_WIN32|mingw' "$src/src" "$src/tests" "$src/tools" "$src/compat" >/dev/null; then
+        result gdbm all "no Windows mapping code" FAIL "grep found Windows code in $src"
+        return
+    fi
+    local progs="closerr fdop g_open_ce g_reorg_ce gtcacheopt gtconv gtdel gtdump gtfetch gtload gtopt gtrecover gtver num2word"
+    local conf=(--disable-shared --disable-nls --without-readline)
+    mkdir -p "$g"
+
+    # native: the same source against glibc
+    say "gdbm: native build"
+    rm -rf "$g/native" && mkdir -p "$g/native"
+    if (cd "$g/native" && "$src/configure" "${conf[@]}" && make -j$jobs && make -j$jobs -C tests $progs t_wordwrap) \
+            > "$logs/gdbm-native-build.log" 2>&1; then
+        result gdbm native build PASS "configure + make (glibc)"
+    else
+        result gdbm native build FAIL "see $logs/gdbm-native-build.log"; return
+    fi
+
+    # Windows: cross-configure with the CONFIG_SITE file
+    say "gdbm: Windows build (mingw-w64 + winmmap)"
+    rm -rf "$g/win" && mkdir -p "$g/win"
+    (cd "$g/win" && env "${win_env[@]}" "$src/configure" --host=$cross "${conf[@]}") \
+        > "$logs/gdbm-win-configure.log" 2>&1 || { result gdbm windows configure FAIL "see $logs/gdbm-win-configure.log"; return; }
+    if grep -q '^#define HAVE_MMAP 1' "$g/win/autoconf.h" && grep -q '^#define HAVE_MSYNC 1' "$g/win/autoconf.h" \
+       && grep -q '^#define HAVE_FLOCK 1' "$g/win/autoconf.h"; then
+        result gdbm windows "configure sees mmap" PASS "autoconf.h: HAVE_MMAP 1, HAVE_MSYNC 1, HAVE_FLOCK 1"
+    else
+        result gdbm windows "configure sees mmap" FAIL "autoconf.h lacks HAVE_MMAP/HAVE_MSYNC/HAVE_FLOCK"; return
+    fi
+    # The library and the test programs; tools/ (gdbmtool, gdbm_dump,
+    # gdbm_load) and t_wordwrap need termios and a tty (sys/ioctl.h): not
+    # built, their tests are reported as skipped.
+    if (cd "$g/win" && make -j$jobs -C src && make -j$jobs -C tests $(for p in $progs; do echo "$p.exe"; done)) \
+            > "$logs/gdbm-win-build.log" 2>&1; then
+        result gdbm windows build PASS "libgdbm + $(echo $progs | wc -w) test programs (gdbmtool, t_wordwrap not built)"
+    else
+        result gdbm windows build FAIL "see $logs/gdbm-win-build.log"; return
+    fi
+
+    # ---- gdbm's own test suite (autotest), driven from the native side ----
+    local ts=$src/tests/testsuite plats="native" ref
+    say "gdbm: test suite, native"
+    (cd "$g/native/tests" && bash "$ts" -j$jobs AUTOTEST_PATH="$g/native/tests") > "$logs/gdbm-testsuite-native.log" 2>&1
+    autotest_results "$logs/gdbm-testsuite-native.log" > "$g/results-native.txt"
+    for n in $wines; do
+        say "gdbm: test suite, Wine $n"
+        make_wrappers "$n" "$g/win/tests" "$g/wrap$n" gdbmtool t_wordwrap
+        t0=$(date +%s)
+        (cd "$g/win/tests" && PATH=$g/wrap$n:$PATH bash "$ts" -j$jobs AUTOTEST_PATH="$g/wrap$n") > "$logs/gdbm-testsuite-wine$n.log" 2>&1
+        t1=$(date +%s)
+        autotest_results "$logs/gdbm-testsuite-wine$n.log" > "$g/results-wine$n.txt"
+        echo "$((t1 - t0))" > "$g/time-wine$n.txt"
+        plats="$plats wine$n"
+    done
+    for p in $plats; do
+        local r=$g/results-$p.txt ok fail skip tot
+        ok=$(count "$r" ok); fail=$(count "$r" FAILED); skip=$(count "$r" skipped); tot=$(wc -l < "$r")
+        if [ "$tot" -gt 0 ] && [ "$fail" -eq 0 ]; then
+            result gdbm "$p" "test suite" PASS "$ok passed, $fail failed, $skip skipped of $tot$( [ -f "$g/time-$p.txt" ] && echo " ($(cat "$g/time-$p.txt")s)")"
+        else
+            result gdbm "$p" "test suite" FAIL "$ok passed, $fail failed, $skip skipped of $tot (see $logs/gdbm-testsuite-$p.log)"
+        fi
+    done
+    # Same result, test by test, where both ran the test (not skipped).
+    for p in $plats; do
+        [ "$p" = native ] && continue
+        local diffs
+        diffs=$(join -t'|' <(sed 's/: \([^:]*\)$/|\1/' "$g/results-native.txt") \
+                           <(sed 's/: \([^:]*\)$/|\1/' "$g/results-$p.txt") \
+                | awk -F'|' '$2 != "skipped" && $3 != "skipped" && $2 != $3' | wc -l)
+        if [ "$diffs" -eq 0 ]; then
+            result gdbm "$p" "suite = native" PASS "every test run on both has the native result"
+        else
+            result gdbm "$p" "suite = native" FAIL "$diffs tests differ from native"
+        fi
+    done
+
+    # ---- workload: 100,000 records through the mapped database ----
+    # gtload stores num2word's "N<TAB>words" lines (mmap is gdbm's default);
+    # a second database is built with a 64 KiB map limit (-maxmap), so gdbm
+    # remaps (munmap + mmap at a new offset) thousands of times as it grows;
+    # a third with -sync (msync on every change).  Then fetches, deletes, a
+    # dump.  The dumps must be the same bytes on every platform, and the
+    # native gtdump must read the databases Windows wrote.
+    local wl=$g/workload nat=$g/native/tests
+    workload() { # platform runner...: runs the script with "$runner prog" commands
+        local p=$1; shift
+        local d=$wl/$p
+        rm -rf "$d" && mkdir -p "$d"
+        (
+            cd "$d" || exit 1
+            set -e
+            "$@" num2word 1:100000 > input
+            "$@" gtload -blocksize=4096 -bsexact big.db < input
+            "$@" num2word 1:20000 | "$@" gtload -blocksize=4096 -bsexact -maxmap=65536 remap.db
+            "$@" num2word 1:2000 | "$@" gtload -blocksize=4096 -bsexact -sync sync.db
+            "$@" gtfetch big.db 1 2 77777 100000 > fetch.out
+            if "$@" gtfetch big.db 100001 > missing.out 2> missing.err; then echo "fetch of a missing key succeeded"; exit 1; fi
+            "$@" gtdel big.db $(seq 1 7 100000 | head -n 5000)
+            "$@" gtdump big.db > big.dump
+            "$@" gtdump remap.db > remap.dump
+            "$@" gtdump sync.db > sync.dump
+            "$@" num2word 1:5 | "$@" gtload -replace remap.db
+            "$@" gtdump remap.db > remap2.dump
+        ) > "$logs/gdbm-workload-$p.log" 2>&1
+    }
+    native_prog() { local prog=$1; shift; "$nat/$prog" "$@"; }
+    say "gdbm: workload, native"
+    t0=$(date +%s%N)
+    if workload native native_prog; then
+        result gdbm native workload PASS "100k stores, 20k with remaps, 2k synced ($(secs_since "$t0")s)"
+    else
+        result gdbm native workload FAIL "see $logs/gdbm-workload-native.log"; return
+    fi
+    for n in $wines; do
+        say "gdbm: workload, Wine $n"
+        wine_prog() { local prog=$1; shift; wine_run "$WL_WINE" "$g/win/tests/$prog.exe" "$@"; }
+        t0=$(date +%s%N)
+        if WL_WINE=$n workload "wine$n" wine_prog; then
+            local secs same=1 f
+            secs=$(secs_since "$t0")
+            for f in input fetch.out big.dump remap.dump sync.dump remap2.dump; do
+                cmp -s "$wl/native/$f" "$wl/wine$n/$f" || { same=0; echo "differs: $f" >> "$logs/gdbm-workload-wine$n.log"; }
+            done
+            if [ $same = 1 ]; then
+                result gdbm "wine$n" workload PASS "ran (${secs}s); inputs, fetches and 4 dumps equal native, byte for byte"
+            else
+                result gdbm "wine$n" workload FAIL "outputs differ from native (see $logs/gdbm-workload-wine$n.log)"
+            fi
+            # Windows-written databases read by the native (glibc) gtdump.
+            if "$nat/gtdump" "$wl/wine$n/big.db" 2>/dev/null | cmp -s - "$wl/native/big.dump" \
+               && "$nat/gtdump" "$wl/wine$n/remap.db" 2>/dev/null | cmp -s - "$wl/native/remap2.dump"; then
+                result gdbm "wine$n" "db read natively" PASS "native gtdump of the Wine-written files = native dumps"
+            else
+                result gdbm "wine$n" "db read natively" FAIL "native gtdump of $wl/wine$n/*.db differs"
+            fi
+            if cmp -s "$wl/native/big.db" "$wl/wine$n/big.db"; then
+                result gdbm "wine$n" "db file bytes" INFO "big.db identical to the native one"
+            else
+                result gdbm "wine$n" "db file bytes" INFO "big.db differs from the native file (same contents, see the dumps)"
+            fi
+        else
+            result gdbm "wine$n" workload FAIL "see $logs/gdbm-workload-wine$n.log"
+        fi
+    done
+}
+
+port_gdbm
+
+echo
+echo "==================== ports summary ===================="
+printf '%-6s %-8s %-24s %-5s %s\n' package platform check state detail
+for l in "${summary[@]}"; do echo "$l"; done
+echo "logs: $logs"
+if [ $failures -eq 0 ]; then
+    echo "ports: all checks passed"
+else
+    echo "ports: $failures check(s) FAILED"
+    exit 1
+fi
