@@ -9,6 +9,8 @@
 #ifndef WINMMAP_SETJMP_H
 #define WINMMAP_SETJMP_H
 
+#include <winmmap_extern.h>
+
 #include_next <setjmp.h>
 
 #ifdef _WIN32
@@ -26,8 +28,8 @@ typedef struct winmmap_sigjmp {
 } sigjmp_buf[1];
 
 /* Records the thread's signal state in env; returns env->buf. */
-_JBTYPE *winmmap_sigsetjmp_prepare(sigjmp_buf env, int savemask);
-__attribute__((noreturn)) void winmmap_siglongjmp(sigjmp_buf env, int val);
+WINMMAP_EXTERN _JBTYPE *winmmap_sigsetjmp_prepare(sigjmp_buf env, int savemask);
+WINMMAP_EXTERN __attribute__((noreturn)) void winmmap_siglongjmp(sigjmp_buf env, int val);
 
 /* _setjmp with no frame: the matching longjmp restores registers without
  * unwinding (the frame is what makes mingw-w64's longjmp unwind). */

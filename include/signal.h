@@ -15,6 +15,8 @@
 #ifndef WINMMAP_SIGNAL_H
 #define WINMMAP_SIGNAL_H
 
+#include <winmmap_extern.h>
+
 #include_next <signal.h>
 
 #ifdef _WIN32
@@ -66,14 +68,14 @@ struct winmmap_sigaction {
     int sa_flags;
 };
 
-int winmmap_sigaction(int sig, const struct winmmap_sigaction *act, struct winmmap_sigaction *old);
-winmmap_sighandler_t winmmap_signal(int sig, winmmap_sighandler_t handler);
-int winmmap_sigprocmask(int how, const sigset_t *set, sigset_t *old);
-int sigemptyset(sigset_t *set);
-int sigfillset(sigset_t *set);
-int sigaddset(sigset_t *set, int sig);
-int sigdelset(sigset_t *set, int sig);
-int sigismember(const sigset_t *set, int sig);
+WINMMAP_EXTERN int winmmap_sigaction(int sig, const struct winmmap_sigaction *act, struct winmmap_sigaction *old);
+WINMMAP_EXTERN winmmap_sighandler_t winmmap_signal(int sig, winmmap_sighandler_t handler);
+WINMMAP_EXTERN int winmmap_sigprocmask(int how, const sigset_t *set, sigset_t *old);
+WINMMAP_EXTERN int sigemptyset(sigset_t *set);
+WINMMAP_EXTERN int sigfillset(sigset_t *set);
+WINMMAP_EXTERN int sigaddset(sigset_t *set, int sig);
+WINMMAP_EXTERN int sigdelset(sigset_t *set, int sig);
+WINMMAP_EXTERN int sigismember(const sigset_t *set, int sig);
 
 #define sigaction winmmap_sigaction
 #define signal winmmap_signal

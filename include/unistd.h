@@ -5,6 +5,8 @@
 #ifndef WINMMAP_UNISTD_H
 #define WINMMAP_UNISTD_H
 
+#include <winmmap_extern.h>
+
 #include_next <unistd.h>
 #include <stdint.h>
 
@@ -25,22 +27,22 @@ extern "C" {
 
 /* The page size is the placement strategy's: 4096 where views can be placed
  * at any page (exact), 65536 where only at allocation granularity (legacy). */
-long winmmap_sysconf(int name);
-int getpagesize(void);
+WINMMAP_EXTERN long winmmap_sysconf(int name);
+WINMMAP_EXTERN int getpagesize(void);
 #define sysconf winmmap_sysconf
 
 /* ftruncate that works on a file while it is mapped (Windows refuses to
  * shrink a mapped file): pages past the new end fault with SIGBUS, growth
  * shows in existing mappings.  Takes a 64-bit length whatever off_t is. */
-int winmmap_ftruncate(int fd, int64_t len);
+WINMMAP_EXTERN int winmmap_ftruncate(int fd, int64_t len);
 #undef ftruncate
 #define ftruncate winmmap_ftruncate
 
 /* fsync and fdatasync, which mingw-w64 lacks (it has _commit): the file's
  * data reaches the disk (FlushFileBuffers).  Windows flushes data and
  * metadata together, so fdatasync is fsync. */
-int fsync(int fd);
-int fdatasync(int fd);
+WINMMAP_EXTERN int fsync(int fd);
+WINMMAP_EXTERN int fdatasync(int fd);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <winmmap_extern.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,17 +17,17 @@ extern "C" {
 #define WINMMAP_VERSION_PATCH 0
 
 /* "0.1.0" */
-const char *winmmap_version(void);
+WINMMAP_EXTERN const char *winmmap_version(void);
 
 /* The placement strategy in use: "exact" (placeholders, 4 KiB pages),
  * "legacy" (64 KiB pages) or "native" (a POSIX system's own mmap).  Chosen
  * once, at the first call into the library; WINMMAP_STRATEGY=exact|legacy|auto
  * in the environment overrides the automatic choice (exact falls back to
  * legacy where placeholders do not work). */
-const char *winmmap_strategy(void);
+WINMMAP_EXTERN const char *winmmap_strategy(void);
 
 /* Number of live page ranges the library tracks (0 on POSIX systems). */
-size_t winmmap_region_count(void);
+WINMMAP_EXTERN size_t winmmap_region_count(void);
 
 /* Start a child process that inherits this process's mappings by the rules
  * of fork() (MAP_SHARED stays shared, MAP_PRIVATE is copied as it is now,
@@ -40,7 +41,21 @@ size_t winmmap_region_count(void);
  * becomes
  *     pid_t pid = winmmap_fork_call(work, &ctx, sizeof ctx);
  * On POSIX systems it is fork() followed by _exit(fn(arg)) in the child. */
-pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size);
+WINMMAP_EXTERN pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size);
+
+#if defined(_WIN32) && defined(__GNUC__)
+/* The child of winmmap_fork_call is the same program, started again: before
+ * main, it maps what it inherits, runs fn and exits.  That start must run
+ * from the program's own constructors, not from a DLL's initialisation (under
+ * the loader lock fn could not wait for a thread it starts), so every file
+ * that includes this header carries the hook; it returns at once, and does
+ * nothing, in a process that is not such a child. */
+WINMMAP_EXTERN void winmmap_fork_child_start(void);
+__attribute__((constructor)) static void winmmap_fork_child_hook(void)
+{
+    winmmap_fork_child_start();
+}
+#endif
 
 #ifdef __cplusplus
 }

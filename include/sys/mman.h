@@ -7,6 +7,8 @@
 #ifndef WINMMAP_SYS_MMAN_H
 #define WINMMAP_SYS_MMAN_H
 
+#include <winmmap_extern.h>
+
 #ifndef _WIN32
 #include_next <sys/mman.h>
 #else
@@ -70,21 +72,21 @@ extern "C" {
 #define MREMAP_FIXED 2
 #define MREMAP_DONTUNMAP 4
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-void *mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off);
-int munmap(void *addr, size_t len);
-int mprotect(void *addr, size_t len, int prot);
-int msync(void *addr, size_t len, int flags);
-int madvise(void *addr, size_t len, int advice);
-int posix_madvise(void *addr, size_t len, int advice);
-int mlock(const void *addr, size_t len);
-int munlock(const void *addr, size_t len);
-int mlockall(int flags);
-int munlockall(void);
-int mincore(void *addr, size_t len, unsigned char *vec);
-void *mremap(void *old_addr, size_t old_len, size_t new_len, int flags, ...);
-int shm_open(const char *name, int oflag, mode_t mode);
-int shm_unlink(const char *name);
+WINMMAP_EXTERN void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+WINMMAP_EXTERN void *mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off);
+WINMMAP_EXTERN int munmap(void *addr, size_t len);
+WINMMAP_EXTERN int mprotect(void *addr, size_t len, int prot);
+WINMMAP_EXTERN int msync(void *addr, size_t len, int flags);
+WINMMAP_EXTERN int madvise(void *addr, size_t len, int advice);
+WINMMAP_EXTERN int posix_madvise(void *addr, size_t len, int advice);
+WINMMAP_EXTERN int mlock(const void *addr, size_t len);
+WINMMAP_EXTERN int munlock(const void *addr, size_t len);
+WINMMAP_EXTERN int mlockall(int flags);
+WINMMAP_EXTERN int munlockall(void);
+WINMMAP_EXTERN int mincore(void *addr, size_t len, unsigned char *vec);
+WINMMAP_EXTERN void *mremap(void *old_addr, size_t old_len, size_t new_len, int flags, ...);
+WINMMAP_EXTERN int shm_open(const char *name, int oflag, mode_t mode);
+WINMMAP_EXTERN int shm_unlink(const char *name);
 
 #if defined(_FILE_OFFSET_BITS) && _FILE_OFFSET_BITS == 64
 #define mmap mmap64

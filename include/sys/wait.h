@@ -6,6 +6,8 @@
 #ifndef WINMMAP_SYS_WAIT_H
 #define WINMMAP_SYS_WAIT_H
 
+#include <winmmap_extern.h>
+
 #ifndef _WIN32
 #include_next <sys/wait.h>
 #else
@@ -25,8 +27,8 @@ extern "C" {
 #define WCOREDUMP(s) 0
 
 /* pid -1: any child.  ECHILD when there is no such child. */
-pid_t waitpid(pid_t pid, int *status, int options);
-pid_t wait(int *status);
+WINMMAP_EXTERN pid_t waitpid(pid_t pid, int *status, int options);
+WINMMAP_EXTERN pid_t wait(int *status);
 
 #ifdef __cplusplus
 }

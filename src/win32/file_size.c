@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <io.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int grow_into(uintptr_t addr)
 {

@@ -10,7 +10,7 @@
  * left out); writes the block (the ranges, fn, arg) into it and lets it run.
  * Until then any failure ends the child and changes nothing here.
  *
- * The child, in a constructor that runs before main: takes over the
+ * The child, before main (winmmap_fork_child_start): takes over the
  * reservations (the exact strategy keeps its placeholders, so no other
  * allocation can slip in) and maps each range through its own engine, so that munmap, mprotect and
  * the rest work there too; then runs fn on its copy of arg and exits with
@@ -293,8 +293,14 @@ static void map_entry(const struct entry *e)
     }
 }
 
-__attribute__((constructor)) static void fork_child_start(void)
+/* Called before main by the hook every file including <winmmap.h> carries
+ * (so also when the library is a DLL); only the first call looks. */
+void winmmap_fork_child_start(void)
 {
+    static bool looked;
+    if (looked)
+        return;
+    looked = true;
     const WCHAR *m = wcsstr(GetCommandLineW(), MARK);
     if (!m)
         return;
