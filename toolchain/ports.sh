@@ -6,10 +6,11 @@
 #   bash toolchain/ports.sh            (after bash toolchain/setup.sh, as root)
 #
 # Environment:
-#   WINMMAP_PREFIX  an installed winmmap (include/, lib/libwinmmap.a), as
-#                   `cmake --install` lays it out.  Default: one made under
-#                   build/ports/prefix from include/ and build/win/libwinmmap.a
-#                   (toolchain/build.sh is run when that library is missing).
+#   WINMMAP_PREFIX  an installed winmmap, as `cmake --install` lays it out
+#                   (include/winmmap/, lib/libwinmmap.a, lib/pkgconfig/).
+#                   Default: `cmake --install build/win --prefix
+#                   build/ports/prefix` (toolchain/build.sh is run first when
+#                   build/win/libwinmmap.a is missing).
 #   WINMMAP_BUILD   build tree (default <repo>/build); everything goes to
 #                   $WINMMAP_BUILD/ports, nothing of the packages is committed.
 #   PORTS_WINES     which Wines to run (default "8 10").
@@ -97,11 +98,12 @@ else
             || die "toolchain/build.sh failed; see $logs/winmmap-build.log"
     fi
     prefix=$work/prefix
-    rm -rf "$prefix" && mkdir -p "$prefix/lib"
-    cp -r "$top/include" "$prefix/include" && cp "$build/win/libwinmmap.a" "$prefix/lib/"
+    rm -rf "$prefix"
+    cmake --install "$build/win" --prefix "$prefix" > "$logs/winmmap-install.log" 2>&1 \
+        || die "cmake --install $build/win failed; see $logs/winmmap-install.log"
 fi
-[ -f "$prefix/include/sys/mman.h" ] && [ -f "$prefix/lib/libwinmmap.a" ] \
-    || die "$prefix lacks include/sys/mman.h or lib/libwinmmap.a"
+[ -f "$prefix/include/winmmap/sys/mman.h" ] && [ -f "$prefix/lib/libwinmmap.a" ] \
+    || die "$prefix lacks include/winmmap/sys/mman.h or lib/libwinmmap.a (not a cmake --install prefix?)"
 export WINMMAP_PREFIX=$prefix
 say "winmmap prefix: $prefix"
 
@@ -110,7 +112,7 @@ shimsrc=$top/tests/ports
 shims=$work/shims
 rm -rf "$shims" && mkdir -p "$shims"
 for c in "$shimsrc"/*.c; do
-    $cross-gcc -O2 -Wall -I"$shimsrc/include" -I"$prefix/include" -c "$c" \
+    $cross-gcc -O2 -Wall -I"$shimsrc/include" -I"$prefix/include/winmmap" -D_FILE_OFFSET_BITS=64 -c "$c" \
         -o "$shims/$(basename "${c%.c}").o" || die "shim $c does not compile"
 done
 $cross-ar rcs "$shims/libports.a" "$shims"/*.o || die "ar failed"
