@@ -112,6 +112,7 @@ shimsrc=$top/tests/ports
 shims=$work/shims
 rm -rf "$shims" && mkdir -p "$shims"
 for c in "$shimsrc"/*.c; do
+    case $(basename "$c") in repro_*) continue ;; esac   # reproducers, not shims
     $cross-gcc -O2 -Wall -I"$shimsrc/include" -I"$prefix/include/winmmap" -D_FILE_OFFSET_BITS=64 -c "$c" \
         -o "$shims/$(basename "${c%.c}").o" || die "shim $c does not compile"
 done
