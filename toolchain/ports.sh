@@ -302,6 +302,7 @@ port_gdbm() {
         local d=$wl/$p
         (
             cd "$d" || exit 1
+            rm -f remap.db
             "$@" num2word 1:20000 > in20k; "$@" num2word 1:5 > in5
             "$@" gtload -blocksize=4096 -bsexact -maxmap=65536 remap.db < in20k 2> remap.err
             echo "gtload -maxmap=65536: $?" > remap.status
@@ -328,7 +329,7 @@ port_gdbm() {
                 -Wl,--wrap=sysconf,--wrap=mmap,--wrap=munmap || exit 1
         done) > "$logs/gdbm-page64k-build.log" 2>&1; then
         page64k_prog() { local prog=$1; shift; case $prog in gtload|gtdump) prog=$prog-page64k ;; esac; "$nat/$prog" "$@"; }
-        mkdir -p "$wl/native-page64k"
+        rm -rf "$wl/native-page64k" && mkdir -p "$wl/native-page64k"
         remap_steps native-page64k page64k_prog
         ok64=1
         result gdbm native "64 KiB pages: -maxmap" INFO "$(head -n1 "$wl/native-page64k/remap.status")$(sed -n 's/^gtload: \([0-9]*: .*\)/, at record \1/p' "$wl/native-page64k/remap.err" | head -n1) (gdbm's remap arithmetic)"
