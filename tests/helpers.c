@@ -10,14 +10,15 @@
 #include <sys/stat.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <winmmap.h>
 
 #ifndef O_ACCMODE
 #define O_ACCMODE (O_RDONLY | O_WRONLY | O_RDWR)
 #endif
 
 #ifdef _WIN32
+#if WMT_HAVE_HOOKS
 #include "win32/internal.h"
+#endif
 #include <io.h>
 #include <malloc.h>
 #include <windows.h>
@@ -38,7 +39,60 @@ void wmt_fail(int line, const char *file, const char *fmt, ...)
 
 const char *wmt_windows_only(void)
 {
-    return WMT_WINDOWS ? NULL : "checks the Windows engine's own bookkeeping";
+    if (!WMT_WINDOWS)
+        return "checks the Windows engine's own bookkeeping";
+    return WMT_HAVE_HOOKS ? NULL : "checks winmmap's own Windows engine (needs its test hooks)";
+}
+
+/* The reason a wmt_needs_* predicate gives, NULL when have is 1. */
+static const char *needs(int have, const char *why)
+{
+    return have ? NULL : why;
+}
+
+const char *wmt_needs_signals(void)
+{
+    return needs(WMT_HAVE_SIGNALS, "the implementation has no sigaction/sigsetjmp/siglongjmp for memory faults");
+}
+
+const char *wmt_needs_hooks(void)
+{
+    return needs(WMT_HAVE_HOOKS, "looks into winmmap's region table (needs its test hooks)");
+}
+
+const char *wmt_needs_pagesize(void)
+{
+    return needs(WMT_HAVE_PAGESIZE, "the implementation has no sysconf(_SC_PAGESIZE)/getpagesize");
+}
+
+const char *wmt_needs_fsync(void)
+{
+    return needs(WMT_HAVE_FSYNC, "the implementation has no fsync/fdatasync");
+}
+
+const char *wmt_needs_mlock(void)
+{
+    return needs(WMT_HAVE_MLOCK && WMT_HAVE_MUNLOCK, "the implementation has no mlock/munlock");
+}
+
+const char *wmt_needs_mlockall(void)
+{
+    return needs(WMT_HAVE_MLOCKALL && WMT_HAVE_MUNLOCKALL, "the implementation has no mlockall/munlockall");
+}
+
+const char *wmt_needs_mremap(void)
+{
+    return needs(WMT_HAVE_MREMAP, "the implementation has no mremap");
+}
+
+const char *wmt_needs_shm(void)
+{
+    return needs(WMT_HAVE_SHM_OPEN && WMT_HAVE_SHM_UNLINK, "the implementation has no shm_open/shm_unlink");
+}
+
+const char *wmt_needs_posix_madvise(void)
+{
+    return needs(WMT_HAVE_POSIX_MADVISE, "the implementation has no posix_madvise");
 }
 
 const char *wmt_native_only(void)
@@ -62,7 +116,14 @@ const char *wmt_exact_only(void)
 
 size_t wmt_page(void)
 {
+#if WMT_HAVE_PAGESIZE
     return (size_t)sysconf(_SC_PAGESIZE);
+#else
+    /* The implementation names no page size: the system's. */
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwPageSize;
+#endif
 }
 
 unsigned char wmt_pattern(size_t i, unsigned char seed)
@@ -154,18 +215,18 @@ long long wmt_file_size(int fd)
 
 void wmt_audit_at(int line, const char *file)
 {
-#ifdef _WIN32
+#if defined(_WIN32) && WMT_HAVE_HOOKS
     const char *why = wm_audit();
     if (why)
         wmt_fail(line, file, "region table audit: %s", why);
     else
         CU_PASS("region table audit");
 #else
-    (void)line, (void)file; /* no table to check: asserts nothing */
+    (void)line, (void)file; /* no table to check (native, or not winmmap): asserts nothing */
 #endif
 }
 
-#ifdef _WIN32
+#if defined(_WIN32) && WMT_HAVE_HOOKS
 int wmt_inject_verdict(long n, long calls, int rc, int err)
 {
     const char *audit = wm_audit();

@@ -23,7 +23,7 @@ enum { WMT_PASS, WMT_FAIL, WMT_SKIP };
 
 struct outcome {
     int status;
-    char why[128];
+    char why[512];
     double secs;
 };
 
@@ -169,7 +169,7 @@ int wmt_isolated_main(int argc, char **argv)
         o->status = -1;
         if (filter && !strstr(t->id, filter))
             continue;
-        const char *why = t->skip ? t->skip() : NULL;
+        const char *why = i < wmt_ntests ? wmt_skip_reason(t) : NULL;
         time_t t0 = time(NULL);
         if (why) {
             o->status = WMT_SKIP;
@@ -179,7 +179,9 @@ int wmt_isolated_main(int argc, char **argv)
         }
         o->secs = difftime(time(NULL), t0);
         const char *word[] = {"PASS", "FAIL", "SKIP"};
-        printf("%s %s: %s%s%s\n", word[o->status], t->id, t->rule, o->why[0] ? " -- " : "", o->why);
+        /* A child that crashed or hung may have left a line unfinished. */
+        int cut = o->status == WMT_FAIL && (strncmp(o->why, "crashed", 7) == 0 || strncmp(o->why, "time-out", 8) == 0);
+        printf("%s%s %s: %s%s%s\n", cut ? "\n" : "", word[o->status], t->id, t->rule, o->why[0] ? " -- " : "", o->why);
         pass += o->status == WMT_PASS;
         fail += o->status == WMT_FAIL;
         skip += o->status == WMT_SKIP;

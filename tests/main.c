@@ -6,7 +6,9 @@
 
 #include <CUnit/Basic.h>
 #include <stdlib.h>
+#if WMT_HAVE_INFO
 #include <winmmap.h>
+#endif
 
 #define WMT(suite, name, skip, rule) void test_##suite##__##name(void);
 #include "test-list.h"
@@ -21,6 +23,27 @@ const size_t wmt_ntests = sizeof wmt_tests / sizeof wmt_tests[0];
 
 void wmt_cleanup_files(void);
 int wmt_child_main(int argc, char **argv);
+
+const char *wmt_skip_reason(const struct wmt_entry *t)
+{
+    static char buf[512];
+    for (const struct wmt_unbuilt *u = wmt_unbuilt; u->fn; u++)
+        if (u->fn == t->fn) {
+            snprintf(buf, sizeof buf, "not built, skipped: %s", u->why);
+            return buf;
+        }
+    return t->skip ? t->skip() : NULL;
+}
+
+/* The suite's closing line starts with this name. */
+static const char *run_name(void)
+{
+#ifdef WMT_IMPL_NAME
+    return WMT_IMPL_NAME;
+#else
+    return winmmap_strategy();
+#endif
+}
 
 /* "suite/" selects exactly that suite (ctest runs one entry per suite; a
  * substring would let madvise/ also pick posix_madvise/), anything else is a
@@ -62,8 +85,12 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
+#ifdef WMT_IMPL_NAME
+    printf("implementation under test: %s, page size %zu\n", WMT_IMPL_NAME, wmt_page());
+#else
     printf("winmmap %s, strategy %s, page size %zu\n", winmmap_version(), winmmap_strategy(),
            wmt_page());
+#endif
     unsigned skipped = 0;
     const struct wmt_entry *self_test = exact ? wmt_selftest(filter) : NULL;
     if (self_test) {
@@ -85,7 +112,7 @@ int main(int argc, char **argv)
         CU_pTest test = CU_add_test(suite, t->rule, t->fn);
         if (!test)
             return 2;
-        const char *why = t->skip ? t->skip() : NULL;
+        const char *why = wmt_skip_reason(t);
         if (why) {
             printf("SKIP %s: %s\n", t->id, why);
             CU_set_test_active(test, CU_FALSE);
@@ -97,7 +124,7 @@ int main(int argc, char **argv)
     CU_basic_run_tests();
     unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();
     unsigned suites_failed = CU_get_number_of_suites_failed();
-    printf("\n%s: %u passed, %u failed, %u skipped\n", winmmap_strategy(), run - failed, failed,
+    printf("\n%s: %u passed, %u failed, %u skipped\n", run_name(), run - failed, failed,
            skipped);
     CU_cleanup_registry();
     return failed || suites_failed ? 1 : 0;

@@ -15,6 +15,18 @@ struct wmt_entry {
 extern const struct wmt_entry wmt_tests[];
 extern const size_t wmt_ntests;
 
+/* Tests whose file was not built against the implementation under test
+ * (generated wmt_unbuilt.c; ends with {NULL, NULL}). */
+struct wmt_unbuilt {
+    CU_TestFunc fn;
+    const char *why;
+};
+extern const struct wmt_unbuilt wmt_unbuilt[];
+
+/* Why test t does not run here (its file not built, or its skip predicate),
+ * or NULL: both runners ask this. */
+const char *wmt_skip_reason(const struct wmt_entry *t);
+
 /* Runs every selected test in its own child process with a time-out. */
 int wmt_isolated_main(int argc, char **argv);
 /* The runner's own crash/hang checks, only with WMT_SELFTEST set. */

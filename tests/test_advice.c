@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifdef _WIN32
+#if defined(_WIN32) && WMT_HAVE_HOOKS
 #include "win32/internal.h"
 #endif
 
@@ -141,11 +141,15 @@ void test_madvise__unmapped_pages_enomem(void)
  * "dc" and "wf" VmFlags of /proc/self/smaps; Windows: the region table). */
 static int fork_flags(const void *p)
 {
-#ifdef _WIN32
+#if defined(_WIN32) && WMT_HAVE_HOOKS
     struct wm_region *r = wm_region_find(&wm_engine.regions, (uintptr_t)p);
     if (!r)
         return -1;
     return ((r->flags & WM_R_DONTFORK) ? 1 : 0) | ((r->flags & WM_R_WIPEONFORK) ? 2 : 0);
+#elif defined(_WIN32)
+    (void)p;
+    WMT_LACKS("winmmap's region table");
+    return -1;
 #else
     FILE *f = fopen("/proc/self/smaps", "r");
     if (!f)
@@ -220,12 +224,27 @@ void test_madvise__dontneed_on_locked_pages_einval(void)
     unsigned char *p = mmap(NULL, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     WMT_REQUIRE(p != MAP_FAILED);
     p[0] = 8;
+#if !WMT_HAVE_MLOCK || !WMT_HAVE_MUNLOCK
+    WMT_LACKS("mlock");
+#else
     WMT_REQUIRE(mlock(p, pg) == 0);
     WMT_ERRNO(madvise(p, pg, MADV_DONTNEED), -1, EINVAL);
     WMT_EQ(p[0], 8);
     munlock(p, pg);
+#endif
     munmap(p, pg);
 }
+
+#if !WMT_HAVE_POSIX_MADVISE
+/* Only reached by tests that are skipped without it (wmt_needs_posix_madvise). */
+#define posix_madvise wmt_no_posix_madvise
+static int posix_madvise(void *p, size_t len, int advice)
+{
+    (void)p, (void)len, (void)advice;
+    WMT_LACKS("posix_madvise");
+    return EINVAL;
+}
+#endif
 
 void test_posix_madvise__returns_an_error_number_not_errno(void)
 {

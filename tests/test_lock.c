@@ -96,6 +96,24 @@ void test_mlock__file_pages_lock_and_pages_past_eof_enomem(void)
     close(fd);
 }
 
+#if !WMT_HAVE_MLOCKALL || !WMT_HAVE_MUNLOCKALL
+/* Only reached by tests that are skipped without them (wmt_needs_mlockall). */
+#define mlockall wmt_no_mlockall
+#define munlockall wmt_no_munlockall
+static int mlockall(int flags)
+{
+    (void)flags;
+    WMT_LACKS("mlockall");
+    return -1;
+}
+
+static int munlockall(void)
+{
+    WMT_LACKS("munlockall");
+    return -1;
+}
+#endif
+
 void test_mlockall__bad_flags_einval(void)
 {
     WMT_ERRNO(mlockall(0), -1, EINVAL);
@@ -171,6 +189,17 @@ void test_mlock__large_range_grows_the_quota(void)
     WMT_AUDIT();
     munmap(p, BIG_LOCK);
 }
+
+#if !WMT_HAVE_MREMAP
+/* Only reached by a test that is skipped without it (wmt_needs_mremap). */
+#define mremap wmt_no_mremap
+static void *mremap(void *p, size_t old_len, size_t new_len, int flags)
+{
+    (void)p, (void)old_len, (void)new_len, (void)flags;
+    WMT_LACKS("mremap");
+    return MAP_FAILED;
+}
+#endif
 
 void test_mlock__mremap_keeps_the_lock(void)
 {

@@ -14,6 +14,7 @@
 
 #define RW (PROT_READ | PROT_WRITE)
 
+#if WMT_HAVE_SIGNALS
 static sigjmp_buf jump;
 static volatile int bus_hits;
 
@@ -41,6 +42,33 @@ static int sigbus_on_read(volatile unsigned char *p)
     sigaction(SIGBUS, &old, NULL);
     return hit;
 }
+#else
+/* Only reached by tests that are skipped without signals (wmt_needs_signals). */
+static int sigbus_on_read(volatile unsigned char *p)
+{
+    (void)p;
+    WMT_LACKS("sigaction");
+    return -1;
+}
+#endif
+#if !WMT_HAVE_SHM_OPEN || !WMT_HAVE_SHM_UNLINK
+/* Only reached by a test that is skipped without them (wmt_needs_shm). */
+#define shm_open wmt_no_shm_open
+#define shm_unlink wmt_no_shm_unlink
+static int shm_open(const char *name, int oflag, int mode)
+{
+    (void)name, (void)oflag, (void)mode;
+    WMT_LACKS("shm_open");
+    return -1;
+}
+
+static int shm_unlink(const char *name)
+{
+    (void)name;
+    WMT_LACKS("shm_unlink");
+    return -1;
+}
+#endif
 
 void test_truncate__ftruncate_growth_shows_in_a_longer_mapping(void)
 {

@@ -4,6 +4,10 @@
 #ifndef WMTEST_H
 #define WMTEST_H
 
+/* WMT_HAVE_<function or extension>: 1 when the implementation under test
+ * has it (always, against winmmap); see tests/impl.cmake. */
+#include "wmt_config.h"
+
 #include <CUnit/CUnit.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +17,91 @@
 #define WMT_WINDOWS 1
 #else
 #define WMT_WINDOWS 0
+#endif
+
+#ifdef WMT_IMPL_NAME
+/* Another implementation: the suite checks Linux's rules, so a flag its
+ * header does not name is passed with Linux's value (it must then refuse it,
+ * or do what Linux does). */
+#include <sys/mman.h>
+#ifndef MAP_ANON
+#define MAP_ANON MAP_ANONYMOUS
+#endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_LOCKED
+#define MAP_LOCKED 0x2000
+#endif
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0x4000
+#endif
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0x8000
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MS_ASYNC
+#define MS_ASYNC 1
+#endif
+#ifndef MS_INVALIDATE
+#define MS_INVALIDATE 2
+#endif
+#ifndef MS_SYNC
+#define MS_SYNC 4
+#endif
+#ifndef MADV_NORMAL
+#define MADV_NORMAL 0
+#endif
+#ifndef MADV_RANDOM
+#define MADV_RANDOM 1
+#endif
+#ifndef MADV_SEQUENTIAL
+#define MADV_SEQUENTIAL 2
+#endif
+#ifndef MADV_WILLNEED
+#define MADV_WILLNEED 3
+#endif
+#ifndef MADV_DONTNEED
+#define MADV_DONTNEED 4
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+#ifndef MADV_DONTFORK
+#define MADV_DONTFORK 10
+#endif
+#ifndef MADV_DOFORK
+#define MADV_DOFORK 11
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+#ifndef MADV_KEEPONFORK
+#define MADV_KEEPONFORK 19
+#endif
+#ifndef POSIX_MADV_NORMAL
+#define POSIX_MADV_NORMAL 0
+#define POSIX_MADV_RANDOM 1
+#define POSIX_MADV_SEQUENTIAL 2
+#define POSIX_MADV_WILLNEED 3
+#define POSIX_MADV_DONTNEED 4
+#endif
+#ifndef MCL_CURRENT
+#define MCL_CURRENT 1
+#define MCL_FUTURE 2
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+#ifndef MREMAP_MAYMOVE
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 #endif
 
 /* Assertions that show both values, so a failure explains itself under Wine. */
@@ -63,12 +152,28 @@ void wmt_fail(int line, const char *file, const char *fmt, ...);
 
 /* Skip predicates for test-list.h: return NULL to run, or the reason. */
 typedef const char *(*wmt_skip_fn)(void);
-const char *wmt_windows_only(void);  /* checks the Windows engine's own guarantees */
+const char *wmt_windows_only(void);  /* checks the Windows engine's own guarantees
+                                      * (winmmap's, so only with its test hooks) */
 const char *wmt_native_only(void);
 const char *wmt_exact_only(void);    /* needs 4 KiB placement */
 const char *wmt_not_root(void);      /* permission bits do not bind root */
 const char *wmt_dontunmap_refused(void); /* test_mremap.c */
 const char *wmt_memlock_limited(void);   /* test_lock.c */
+/* A test in a built file that also calls what the implementation under
+ * test may lack (WMT_HAVE_*): the code that needs it is compiled only with
+ * it, and the test is skipped without it. */
+const char *wmt_needs_signals(void);       /* sigaction, sigsetjmp/siglongjmp */
+const char *wmt_needs_hooks(void);         /* winmmap's white-box interface */
+const char *wmt_needs_pagesize(void);      /* sysconf(_SC_PAGESIZE), getpagesize */
+const char *wmt_needs_fsync(void);         /* fsync, fdatasync */
+const char *wmt_needs_mlock(void);
+const char *wmt_needs_mlockall(void);      /* mlockall, munlockall */
+const char *wmt_needs_mremap(void);
+const char *wmt_needs_shm(void);           /* shm_open, shm_unlink */
+const char *wmt_needs_posix_madvise(void);
+/* The body of such a test compiled without what it needs: fails (it is
+ * skipped, so it never runs). */
+#define WMT_LACKS(what) wmt_fail(__LINE__, __FILE__, "built without %s", what)
 
 /* Page size in use. */
 size_t wmt_page(void);

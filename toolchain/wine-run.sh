@@ -84,4 +84,12 @@ if [ ! -f "$prefix/.winmmap-ready" ]; then
         fi
     ) 9>"$prefix.lock" || exit 125
 fi
-wine_do "$winebin" "$exe" "$@"
+# The program writes into files, copied out when it ends: Wine's system
+# processes (services.exe, a wineserver started to replace one that was
+# exiting) inherit its stdout and stderr and live until the server's 30 s
+# linger ends, so a caller reading a pipe (ctest, $(...)) would wait for them.
+out=$(mktemp "${TMPDIR:-/tmp}/wine-run.XXXXXX") || die "cannot create a temporary file"
+finish() { cat "$out"; cat "$out.err" >&2; rm -f "$out" "$out.err"; }
+trap finish EXIT
+trap 'exit 143' TERM INT
+wine_do "$winebin" "$exe" "$@" >"$out" 2>"$out.err"

@@ -68,6 +68,10 @@ static struct thread_state *thread_state(void)
     return ts;
 }
 
+#ifndef _WIN64
+static LONG(NTAPI *nt_continue)(CONTEXT *ctx, BOOLEAN alert);
+#endif
+
 static sigset_t bit(int sig)
 {
     return (sigset_t)1 << (sig - 1);
@@ -84,7 +88,12 @@ static __attribute__((noreturn, used)) void deliver(struct delivery *d)
         d->act.sa_handler(sig);
     t->blocked = d->prev_blocked;
     t->depth--;
+#ifdef _WIN64
     RtlRestoreContext(&d->ctx, NULL);
+#else
+    /* x86 has no RtlRestoreContext; NtContinue resumes the context as well. */
+    nt_continue(&d->ctx, FALSE);
+#endif
     abort(); /* not reached */
 }
 
@@ -113,14 +122,23 @@ static bool redirect(EXCEPTION_POINTERS *ep, int sig, int code, void *addr)
     t->blocked |= act.sa_mask;
     if (!(act.sa_flags & SA_NODEFER))
         t->blocked |= bit(sig);
+    CONTEXT *c = ep->ContextRecord;
+#ifdef _WIN64
     /* As if the faulting instruction had called deliver(d): a return address,
      * 32 bytes of shadow space for the callee, 16-byte alignment at the call. */
-    CONTEXT *c = ep->ContextRecord;
     DWORD64 sp = ((c->Rsp - 512) & ~(DWORD64)15) - 8;
     *(DWORD64 *)sp = c->Rip;
     c->Rsp = sp;
     c->Rip = (DWORD64)(uintptr_t)deliver;
     c->Rcx = (DWORD64)(uintptr_t)d;
+#else
+    /* The same for x86 cdecl: the argument, then the return address. */
+    DWORD sp = ((c->Esp - 512) & ~(DWORD)15) - 8;
+    ((DWORD *)(uintptr_t)sp)[1] = (DWORD)(uintptr_t)d;
+    ((DWORD *)(uintptr_t)sp)[0] = c->Eip;
+    c->Esp = sp;
+    c->Eip = (DWORD)(uintptr_t)deliver;
+#endif
     return true;
 }
 
@@ -229,6 +247,10 @@ static BOOL CALLBACK install_filter(PINIT_ONCE o, PVOID p, PVOID *c)
 
 void wm_fault_init(void)
 {
+#ifndef _WIN64
+    nt_continue = (LONG(NTAPI *)(CONTEXT *, BOOLEAN))(void (*)(void))GetProcAddress(
+        GetModuleHandleW(L"ntdll.dll"), "NtContinue");
+#endif
     /* First in line: a fault in our memory is ours before any SEH frame's. */
     AddVectoredExceptionHandler(1, on_exception);
 }

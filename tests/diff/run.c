@@ -153,7 +153,7 @@ static long bad_call(int sub, char *ret, size_t rlen)
     case 6: p = mmap(NULL, P, PROT_READ, MAP_PRIVATE, fd[0], 1); is_map = 1; break;
     case 7: r = munmap(A + 1, P); break;
     case 8: r = munmap(A, 0); break;
-    case 9: r = munmap((void *)((uintptr_t)1 << 47), P); break;
+    case 9: r = munmap((void *)((uintptr_t)1 << (sizeof(void *) == 8 ? 47 : 31)), P); break;
     case 10: r = mprotect(A + 1, P, PROT_READ); break;
     case 11: r = mprotect(A, P, PROT_READ | 0x100); break;
     case 12: r = msync(A, P, MS_ASYNC | MS_SYNC); break;

@@ -3,14 +3,14 @@
 # header declares WINMMAP_EXTERN, and nothing else (no wm_* internal symbol).
 # On POSIX systems the mapping calls are libc's, so there the exports are
 # the headers' names that the thin POSIX part defines.
-# Usage: exports.sh SHARED_LIBRARY native|win
+# Usage: exports.sh SHARED_LIBRARY native|win [OBJDUMP]
 set -u
-lib=$1 kind=$2
+lib=$1 kind=$2 objdump=${3:-x86_64-w64-mingw32-objdump}
 include=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../include" && pwd)
 declared=$(grep -rh '^WINMMAP_EXTERN ' "$include" | sed -E 's/__attribute__\(\([a-z]+\)\) //' |
     sed -nE 's/^[^(]*[ *]([a-z_0-9]+)\(.*/\1/p' | sort -u)
 if [ "$kind" = win ]; then
-    exported=$(x86_64-w64-mingw32-objdump -p "$lib" |
+    exported=$("$objdump" -p "$lib" |
         sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' | sed -nE 's/^\s*\[ *[0-9]+\] (.+)$/\1/p' | sort -u)
 else
     exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TW]$/ {print $3}' | grep -v '^_' | sort -u)

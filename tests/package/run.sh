@@ -3,7 +3,7 @@
 # outside project against it in the four ways a user would: the CMake package
 # (winmmap::winmmap static, winmmap::shared DLL) and pkg-config (winmmap: the
 # DLL, winmmap-static), then runs each build; each must print "consumer: ok".
-# Usage: run.sh BUILD_DIR native|WINE(8|10)   (Windows runs take
+# Usage: run.sh BUILD_DIR native|WINE(8|10) [TOOLCHAIN_FILE]   (Windows runs take
 # WINMMAP_STRATEGY from the environment; the DLL is copied beside the
 # program, as a Windows user deploys it.)
 set -u
@@ -19,7 +19,7 @@ needs_lib() {
     if [ "$run" = native ]; then
         readelf -d "$1" | grep -q 'NEEDED.*libwinmmap\.so'
     else
-        x86_64-w64-mingw32-objdump -p "$1" | grep -qi 'DLL Name: libwinmmap\.dll'
+        "$triple-objdump" -p "$1" | grep -qi 'DLL Name: libwinmmap\.dll'
     fi
 }
 check() { # NAME shared|static PROGRAM: runs the program, which must print "consumer: ok"
@@ -28,8 +28,11 @@ check() { # NAME shared|static PROGRAM: runs the program, which must print "cons
     if [ $linked != "$kind" ]; then
         echo "FAIL: $name: linked $linked, expected $kind"; failed=$((failed + 1)); return
     fi
-    out=$(launch "$prog" 2>&1)
+    # Into a file: Wine's system processes, started by a program, inherit its
+    # output and live on with the wineserver; a pipe would wait for them.
+    launch "$prog" >"$work/out" 2>&1
     rc=$?
+    out=$(cat "$work/out")
     if [ $rc -eq 0 ] && grep -q '^consumer: ok' <<<"$out"; then
         echo "ok: $name, $linked ($(head -1 <<<"$out"))"; passed=$((passed + 1))
     else
@@ -43,8 +46,10 @@ if [ "$run" = native ]; then
     cmake_args=()
     launch() { LD_LIBRARY_PATH=$libdir "$@"; }
 else
-    cc=x86_64-w64-mingw32-gcc exe=consumer.exe
-    cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$toolchain/mingw-w64-x86_64.cmake")
+    toolchain_file=${3:-$toolchain/mingw-w64-x86_64.cmake}
+    triple=$(sed -n 's/^set(CMAKE_C_COMPILER \(.*\)-gcc)$/\1/p' "$toolchain_file")
+    cc=$triple-gcc exe=consumer.exe
+    cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$toolchain_file")
     export WINMMAP_WINE=$run WINMMAP_PREFIX_DIR=${WINMMAP_PREFIX_DIR:-$PWD}
     launch() { bash "$toolchain/wine-run.sh" "$@"; }
 fi

@@ -33,7 +33,8 @@ static int add_one(void *arg)
 static int crash(void *arg)
 {
     (void)arg;
-    *(volatile int *)8 = 1; /* unmapped page: SIGSEGV */
+    volatile int *volatile nowhere = NULL;
+    *nowhere = 1; /* unmapped page: SIGSEGV */
     return 0;
 }
 
