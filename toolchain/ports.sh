@@ -9,8 +9,8 @@
 #   WINMMAP_PREFIX  an installed winmmap, as `cmake --install` lays it out
 #                   (include/winmmap/, lib/libwinmmap.a, lib/pkgconfig/).
 #                   Default: `cmake --install build/win --prefix
-#                   build/ports/prefix` (toolchain/build.sh is run first when
-#                   build/win/libwinmmap.a is missing).
+#                   build/ports/prefix` after `cmake --build build/win` (or
+#                   toolchain/build.sh when build/win is not configured).
 #   WINMMAP_BUILD   build tree (default <repo>/build); everything goes to
 #                   $WINMMAP_BUILD/ports, nothing of the packages is committed.
 #   PORTS_WINES     which Wines to run (default "8 10").
@@ -92,7 +92,11 @@ done
 if [ -n "${WINMMAP_PREFIX:-}" ]; then
     prefix=$(cd "$WINMMAP_PREFIX" && pwd) || die "WINMMAP_PREFIX=$WINMMAP_PREFIX does not exist"
 else
-    if [ ! -f "$build/win/libwinmmap.a" ]; then
+    if [ -f "$build/win/build.ninja" ]; then
+        # brought up to date (the sources may have changed since)
+        cmake --build "$build/win" > "$logs/winmmap-build.log" 2>&1 \
+            || die "cmake --build $build/win failed; see $logs/winmmap-build.log"
+    else
         say "building winmmap (toolchain/build.sh)"
         WINMMAP_BUILD=$build bash "$here/build.sh" > "$logs/winmmap-build.log" 2>&1 \
             || die "toolchain/build.sh failed; see $logs/winmmap-build.log"
