@@ -120,6 +120,7 @@ WMT(fault, sa_nodefer_allows_a_fault_inside_the_handler, NULL, "with SA_NODEFER 
 WMT(fault, signal_installs_a_handler_and_siglongjmp_leaves_it, NULL, "signal() installs a SIGSEGV handler; siglongjmp leaves it and restores the mask")
 WMT(fault, guard_page_stops_an_overrun, NULL, "a PROT_NONE guard page stops an overrun at its first byte")
 WMT(fault, four_threads_fault_at_once_each_with_its_own_siginfo, NULL, "four threads faulting at once each get their own siginfo")
+WMT(fault, ended_threads_leave_no_signal_state, NULL, "a thread that took a fault and ended leaves no memory behind")
 WMT(fault, no_handler_sigsegv_kills_the_process, NULL, "with no handler SIGSEGV kills the process, also outside library memory")
 WMT(fault, no_handler_sigbus_kills_the_process, NULL, "with no handler SIGBUS kills the process")
 WMT(fault, sa_resethand_second_fault_takes_the_default, NULL, "SA_RESETHAND: the second fault takes the default action")

@@ -49,7 +49,9 @@ struct thread_state {
     struct delivery d[MAX_NESTING];
 };
 
-static __thread struct thread_state *ts;
+/* A thread-local object, not a pointer to heap memory: the C runtime frees
+ * it when the thread ends (its first use allocates it). */
+static __thread struct thread_state ts;
 
 static SRWLOCK act_lock = SRWLOCK_INIT;
 static struct winmmap_sigaction actions[2]; /* SIGSEGV, SIGBUS */
@@ -63,9 +65,7 @@ static struct winmmap_sigaction *action_of(int sig)
 
 static struct thread_state *thread_state(void)
 {
-    if (!ts)
-        ts = calloc(1, sizeof *ts); /* CONTEXT needs 16-byte alignment: calloc gives it */
-    return ts;
+    return &ts;
 }
 
 #ifndef _WIN64
@@ -80,7 +80,7 @@ static sigset_t bit(int sig)
 /* Runs on the faulting thread's own stack, outside exception dispatch. */
 static __attribute__((noreturn, used)) void deliver(struct delivery *d)
 {
-    struct thread_state *t = ts;
+    struct thread_state *t = &ts;
     int sig = d->info.si_signo;
     if (d->act.sa_flags & SA_SIGINFO)
         d->act.sa_sigaction(sig, &d->info, &d->ctx);
@@ -102,7 +102,7 @@ static __attribute__((noreturn, used)) void deliver(struct delivery *d)
 static bool redirect(EXCEPTION_POINTERS *ep, int sig, int code, void *addr)
 {
     struct thread_state *t = thread_state();
-    if (!t || t->depth == MAX_NESTING || (t->blocked & bit(sig)))
+    if (t->depth == MAX_NESTING || (t->blocked & bit(sig)))
         return false; /* Linux too kills a thread faulting with the signal blocked */
     AcquireSRWLockExclusive(&act_lock);
     struct winmmap_sigaction act = *action_of(sig);
@@ -194,10 +194,10 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
         /* The table allows the access: Windows' view is being rebuilt by
          * another thread (legacy split), which the shared lock waited for.
          * A bounded number of tries guards against a table that is wrong. */
-        if (t && t->retry_addr == addr && ++t->retries > RETRY_LIMIT)
+        if (t->retry_addr == addr && ++t->retries > RETRY_LIMIT)
             k = ACCERR;
         else {
-            if (t && t->retry_addr != addr) {
+            if (t->retry_addr != addr) {
                 t->retry_addr = addr;
                 t->retries = 0;
             }
@@ -307,10 +307,6 @@ winmmap_sighandler_t winmmap_signal(int sig, winmmap_sighandler_t handler)
 int winmmap_sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     struct thread_state *t = thread_state();
-    if (!t) {
-        errno = ENOMEM;
-        return -1;
-    }
     if (old)
         *old = t->blocked;
     if (!set)
@@ -375,18 +371,16 @@ _JBTYPE *winmmap_sigsetjmp_prepare(sigjmp_buf env, int savemask)
 {
     struct thread_state *t = thread_state();
     env->savemask = savemask;
-    env->mask = t ? t->blocked : 0;
-    env->depth = t ? t->depth : 0;
+    env->mask = t->blocked;
+    env->depth = t->depth;
     return env->buf;
 }
 
 void winmmap_siglongjmp(sigjmp_buf env, int val)
 {
     struct thread_state *t = thread_state();
-    if (t) {
-        if (env->savemask)
-            t->blocked = env->mask;
-        t->depth = env->depth; /* the handlers jumped out of are over */
-    }
+    if (env->savemask)
+        t->blocked = env->mask;
+    t->depth = env->depth; /* the handlers jumped out of are over */
     longjmp(env->buf, val);
 }
