@@ -157,6 +157,7 @@ WMT(mremap, part_of_a_file_mapping_moves_with_its_offsets, NULL, "a part of a fi
 WMT(mremap, range_beyond_one_mapping_efault, NULL, "an old range spanning two mappings, unmapped pages or a PROT_NONE guard fails with EFAULT and changes nothing")
 WMT(mremap, growing_in_place_before_a_mapped_page_enomem, NULL, "growing without MREMAP_MAYMOVE when the next page is mapped fails with ENOMEM")
 WMT(mremap, shared_anonymous_grown_past_its_object_sigbus, wmt_needs_signals, "a shared anonymous mapping grown by a move keeps its data; pages past its object raise SIGBUS")
+WMT(mremap, pages_it_frees_take_a_fixed_mapping, NULL, "pages a move frees, around a mapping moved in among them, take a later MAP_FIXED mapping (Linux never refuses)")
 WMT(engine, failed_truncate_and_mremap_change_nothing, wmt_windows_only, "ftruncate of a mapped file and a moving mremap failing at any Win32 call change nothing and leak nothing")
 WMT(engine, protection_round_trips_leak_no_handle_or_heap, NULL, "1000 mmap/mprotect round trip/munmap cycles leave handles and heap as they were")
 WMT(engine, calls_whose_undo_only_releases_survive_persistent_failure, wmt_windows_only, "with every Win32 call from the n-th on failing, a new mapping and msync fail with ENOMEM and change nothing")

@@ -329,3 +329,24 @@ void test_mremap__shared_anonymous_grown_past_its_object_sigbus(void)
     WMT_AUDIT();
     munmap(q, 3 * pg);
 }
+
+void test_mremap__pages_it_frees_take_a_fixed_mapping(void)
+{
+    /* Found by random testing: moves free pages of a reserved range, a later
+     * move lands inside them, and a MAP_FIXED mapping then covers the pieces
+     * left free on each side of it. */
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(2 * pg, 11, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *a = mmap(NULL, 40 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a != MAP_FAILED);
+    WMT_PTR_EQ(mremap(a + 15 * pg, 9 * pg, pg, MREMAP_MAYMOVE | MREMAP_FIXED, a + 32 * pg), a + 32 * pg);
+    WMT_PTR_EQ(mremap(a + 34 * pg, pg, 4 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, a + 19 * pg), a + 19 * pg);
+    unsigned char *p = mmap(a + 17 * pg, 12 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    WMT_PTR_EQ(p, a + 17 * pg);
+    if (p == a + 17 * pg)
+        WMT_EQ(p[pg + 5], wmt_pattern(pg + 5, 11));
+    WMT_AUDIT();
+    munmap(a, 40 * pg);
+    close(fd);
+}

@@ -40,6 +40,16 @@ static bool windows_free(uintptr_t lo, uintptr_t hi)
     return true;
 }
 
+/* Where the free run from lo ends, at most at hi (lo itself if lo is not free). */
+static uintptr_t free_run_end(uintptr_t lo, uintptr_t hi)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    if (!wm_sys.VirtualQuery((void *)lo, &mi, sizeof mi) || mi.State != MEM_FREE)
+        return lo;
+    uintptr_t e = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+    return e < hi ? e : hi;
+}
+
 /* A released range starting at lo could be reserved again. */
 static bool retakeable(uintptr_t lo)
 {
@@ -136,13 +146,14 @@ static int take(uintptr_t lo, uintptr_t hi)
             wm_region_remove(&spare, s);
             wm_region_free(s);
         } else {
-            /* Reserve whole 64 KiB granules where they are free and keep
-             * what lies outside [p, e) as spare: a later fixed mapping next
-             * to this one could not reserve an unaligned start itself. */
+            /* Reserve from the 64 KiB boundary, through the rest of the free
+             * run (up to the next boundary), and keep what lies outside
+             * [p, e) as spare: a free page left after this placeholder in
+             * the same granule could never be reserved again, and a later
+             * fixed mapping next to this one could not reserve an unaligned
+             * start itself. */
             uintptr_t e = s && s->start < hi ? s->start : hi, base = p - p % GRAN;
-            uintptr_t end = (e + GRAN - 1) / GRAN * GRAN;
-            if (end > e && !windows_free(e, end))
-                end = e;
+            uintptr_t end = free_run_end(e, (e + GRAN - 1) / GRAN * GRAN);
             if (!new_placeholder(base, end - base)) {
                 err = wm_last_errno();
                 break;
