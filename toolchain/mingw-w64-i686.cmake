@@ -1,20 +1,4 @@
-# Cross build for 32-bit Windows with Debian's mingw-w64 (i686); tests run
-# under 32-bit Wine 8 through wine-run.sh, where the kernel runs 32-bit programs.
-set(CMAKE_SYSTEM_NAME Windows)
-set(CMAKE_SYSTEM_PROCESSOR i686)
-set(CMAKE_C_COMPILER i686-w64-mingw32-gcc)
-set(CMAKE_RC_COMPILER i686-w64-mingw32-windres)
-
-# CUnit built for mingw by setup.sh.
-if(NOT WINMMAP_CUNIT_PREFIX AND DEFINED ENV{WINMMAP_CUNIT_PREFIX})
-  set(WINMMAP_CUNIT_PREFIX $ENV{WINMMAP_CUNIT_PREFIX})
-endif()
-set(CMAKE_FIND_ROOT_PATH /usr/i686-w64-mingw32 ${WINMMAP_CUNIT_PREFIX})
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-
-# Static executables: Wine then needs no mingw runtime DLLs next to them.
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
-set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/wine-run.sh)
+# Cross build for 32-bit Windows (i686) with Debian's mingw-w64; its tests
+# run under 32-bit Wine 8, where the kernel runs 32-bit programs.
+set(WINMMAP_MINGW_ARCH i686)
+include(${CMAKE_CURRENT_LIST_DIR}/mingw-w64.cmake)

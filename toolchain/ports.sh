@@ -63,22 +63,10 @@ if ! command -v dpkg-source >/dev/null; then
     apt-get install -y -q --no-install-recommends dpkg-dev >/dev/null || die "cannot install dpkg-dev"
 fi
 # A deb-src entry, as toolchain/setup.sh adds one (same mirror, same keyring).
-if ! apt-get source --print-uris -q gdbm >/dev/null 2>&1; then
-    if ! grep -rqs '^deb-src\|^Types:.*deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)\/\{0,1\}$/\1/p' \
-                   /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
-        [ -n "$mirror" ] || mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\{0,1\}\(http[^[:space:]]*\/debian\)\/\{0,1\}[[:space:]].*/\2/p' \
-                   /etc/apt/sources.list 2>/dev/null | head -n1)
-        mirror=${mirror:-http://deb.debian.org/debian}
-        keyring=$(awk -v m="$mirror" '/^URIs:/ { hit = index($0, m) > 0 }
-                                       hit && /^Signed-By:/ { print $2; exit }' \
-                    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-        say "adding a deb-src entry for $mirror"
-        echo "deb-src ${keyring:+[signed-by=$keyring] }$mirror bookworm main" \
-            > /etc/apt/sources.list.d/winmmap-deb-src.list
-    fi
-    apt-get update -q >/dev/null || die "apt-get update failed"
-fi
+as_root() { "$@"; }
+. "$here/debian.sh"
+ensure_deb_src gdbm
+
 for w in $wines; do
     case $w in
     8) [ -x /usr/lib/wine/wine64 ] || die "Wine 8 missing: run toolchain/setup.sh" ;;

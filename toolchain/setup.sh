@@ -27,16 +27,8 @@ fi
 mkdir -p "$cache" || die "cannot create the cache directory $cache"
 cache=$(cd "$cache" && pwd)
 
-# The mirror the machine already uses, for deb-src and the trixie chroot.
-mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)\/\{0,1\}$/\1/p' \
-           /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)
-[ -n "$mirror" ] || mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\{0,1\}\(http[^[:space:]]*\/debian\)\/\{0,1\}[[:space:]].*/\2/p' \
-           /etc/apt/sources.list 2>/dev/null | head -n1)
-mirror=${mirror:-http://deb.debian.org/debian}
-# apt refuses two entries for one mirror with different Signed-By values.
-keyring=$(awk -v m="$mirror" '/^URIs:/ { hit = index($0, m) > 0 }
-                               hit && /^Signed-By:/ { print $2; exit }' \
-            /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+# The mirror, its keyring, ensure_deb_src.
+. "$here/debian.sh"
 
 # ---- 1. packages ----
 step="installing Debian packages"
@@ -70,15 +62,9 @@ build_cunit() {
         return
     fi
     step="building CUnit for mingw $arch"
-    local src=$cache/cunit-src srcs=/etc/apt/sources.list.d/winmmap-deb-src.list
+    local src=$cache/cunit-src
     rm -rf "$src" && mkdir -p "$src"
-    if ! apt-get source --print-uris -q cunit >/dev/null 2>&1; then
-        if ! grep -rqs '^deb-src\|^Types:.*deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-            say "adding a deb-src entry ($srcs) to fetch Debian's cunit source"
-            echo "deb-src ${keyring:+[signed-by=$keyring] }$mirror bookworm main" | as_root tee "$srcs" >/dev/null
-        fi
-        as_root apt-get update -q || die "apt-get update failed: is the package mirror ($mirror) reachable?"
-    fi
+    ensure_deb_src cunit
     say "fetching Debian's cunit source package"
     (cd "$src" && apt-get source -q cunit >/dev/null) \
         || die "apt-get source cunit failed: is the package mirror ($mirror) reachable?"

@@ -47,7 +47,7 @@ if [ "$run" = native ]; then
     launch() { LD_LIBRARY_PATH=$libdir "$@"; }
 else
     toolchain_file=${3:-$toolchain/mingw-w64-x86_64.cmake}
-    triple=$(sed -n 's/^set(CMAKE_C_COMPILER \(.*\)-gcc)$/\1/p' "$toolchain_file")
+    triple=$(sed -n 's/^set(WINMMAP_MINGW_ARCH \(.*\))$/\1/p' "$toolchain_file")-w64-mingw32
     cc=$triple-gcc exe=consumer.exe
     cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$toolchain_file")
     export WINMMAP_WINE=$run WINMMAP_PREFIX_DIR=${WINMMAP_PREFIX_DIR:-$PWD}
