@@ -67,7 +67,8 @@ EXCLUSIONS = [
               "MADV_DONTNEED EINVAL); here a failed call changes nothing (README)",
               lambda op, n, w, m, f: ret_only(f) and w.get("ret") in ("0 0", "-1 ENOMEM") and (
                   (kind(op) == "SYNC" and n.get("ret") == "-1 EBUSY")
-                  or (kind(op) == "ADV" and arg(op, "adv") == 4 and n.get("ret") == "-1 EINVAL"))),
+                  or (kind(op) == "ADV" and arg(op, "adv") in (4, 8)  # MADV_DONTNEED, MADV_FREE
+                      and n.get("ret") == "-1 EINVAL"))),
     Exclusion("mremap-after-failed-mlock", KNOWN,
               "an mlock that failed with ENOMEM has left Linux's VM_LOCKED on part of the "
               "range (failed-mlock-keeps-no-lock), so a later mremap over it spans two VMAs "
@@ -84,10 +85,12 @@ EXCLUSIONS = [
               "README: unknown mmap flags and PROT bits fail with EINVAL (Linux ignores them)",
               lambda op, n, w, m, f: op in ("BAD sub=2", "BAD sub=25") and ret_only(f)),
     Exclusion("mprotect-hole-unchanged", KNOWN,
-              "a failed mprotect over a range running into a hole changes nothing (README "
-              "promise: a failed call changes nothing); Linux changes the pages before the hole",
-              lambda op, n, w, m, f: kind(op) == "PROT" and n.get("ret") == w.get("ret") == "-1 ENOMEM"
-              and set(f) <= {"R", "D", "W"}),
+              "a failed mprotect over a range running into a hole (ENOMEM) or into a mapping "
+              "that refuses the protection (EACCES: PROT_WRITE on a shared mapping of a "
+              "read-only file) changes nothing (README promise: a failed call changes "
+              "nothing); Linux changes the pages before it",
+              lambda op, n, w, m, f: kind(op) == "PROT" and n.get("ret") == w.get("ret")
+              and n.get("ret") in ("-1 ENOMEM", "-1 EACCES") and set(f) <= {"R", "D", "W"}),
 ]
 
 
