@@ -72,6 +72,7 @@ WMT(mprotect, write_on_private_readonly_fd_is_copy_on_write, NULL, "PROT_WRITE o
 WMT(mprotect, prot_none_and_back_keeps_data, NULL, "PROT_NONE and back keeps anonymous and private file data")
 WMT(mprotect, every_page_its_own_protection, NULL, "every page can have its own protection, and one call puts them back together")
 WMT(mprotect, shared_mapping_past_eof_of_a_writable_file_becomes_writable, NULL, "a MAP_SHARED mapping wholly past end of a file open read-write can be made writable")
+WMT(mprotect, first_problem_in_address_order_decides_errno, NULL, "over a mapping that refuses the protection and a hole, mprotect fails with the errno of whichever comes first (EACCES or ENOMEM), as Linux")
 WMT(msync, after_ms_sync_read_returns_the_mapped_writes, NULL, "after msync(MS_SYNC), read() returns the bytes written through MAP_SHARED")
 WMT(msync, ms_sync_writes_the_pages_and_flushes_the_file, wmt_windows_only, "MS_ASYNC writes the dirty pages back (FlushViewOfFile); MS_SYNC also waits for the file's data (FlushFileBuffers)")
 WMT(msync, fsync_and_fdatasync, wmt_needs_fsync, "fsync and fdatasync flush a file (also one open read-only), EINVAL on a pipe, EBADF on a closed descriptor")

@@ -172,3 +172,22 @@ void test_mprotect__shared_mapping_past_eof_of_a_writable_file_becomes_writable(
     munmap(p, 2 * pg);
     close(fd);
 }
+
+void test_mprotect__first_problem_in_address_order_decides_errno(void)
+{
+    size_t pg = wmt_page();
+    int fd = wmt_temp_file(4 * pg, 12, O_RDONLY, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *a = mmap(NULL, 12 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a != MAP_FAILED);
+    WMT_REQUIRE(munmap(a + 5 * pg, 3 * pg) == 0); /* a hole: pages 5-7 */
+    WMT_REQUIRE(mmap(a + 2 * pg, 3 * pg, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == a + 2 * pg);
+    WMT_REQUIRE(mmap(a + 8 * pg, 2 * pg, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == a + 8 * pg);
+    /* A read-only file's shared mapping, then the hole: EACCES. */
+    WMT_ERRNO(mprotect(a + 3 * pg, 4 * pg, PROT_READ | PROT_WRITE), -1, EACCES);
+    /* The hole, then such a mapping: ENOMEM. */
+    WMT_ERRNO(mprotect(a + 6 * pg, 4 * pg, PROT_READ | PROT_WRITE), -1, ENOMEM);
+    WMT_AUDIT();
+    munmap(a, 12 * pg);
+    close(fd);
+}

@@ -52,18 +52,25 @@ static int do_mprotect(uintptr_t lo, size_t len, int prot)
         return EINVAL;
     uintptr_t hi;
     int err = wm_range_bounds(lo, len, &hi);
-    if (err || lo == hi)
+    if (lo == hi)
         return err;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
         const struct wm_backing *b = r->backing;
         /* A shared view of a file opened read-only can never be written;
          * an executable view needs a section created executable. */
-        if ((prot & PROT_WRITE) && !b->writable && !b->cow)
-            return EACCES;
-        if ((prot & PROT_EXEC) && !b->exec && !(r->flags & WM_R_PAST_EOF))
-            return EACCES;
+        if (((prot & PROT_WRITE) && !b->writable && !b->cow) ||
+            ((prot & PROT_EXEC) && !b->exec && !(r->flags & WM_R_PAST_EOF))) {
+            /* Linux answers for the first problem in address order: this
+             * refusal, unless a hole (ENOMEM) comes before it. */
+            uintptr_t at = r->start > lo ? r->start : lo;
+            if (!err || wm_range_fully_mapped(lo, at) || wm_foreign_covers_gaps(lo, at))
+                return EACCES;
+            break;
+        }
     }
+    if (err)
+        return err;
     struct wm_foreign *foreign;
     size_t nf;
     if ((err = wm_foreign_list(lo, hi, &foreign, &nf)))
