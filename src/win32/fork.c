@@ -5,8 +5,8 @@
  * with the address of a description block on its command line; reserves
  * every inherited range in it, so that its loader and heap leave them alone;
  * gives it sections (DuplicateHandle): MAP_SHARED ranges their own (and the
- * file), MAP_PRIVATE ranges a new anonymous section holding a copy of their
- * bytes as they are now (MADV_WIPEONFORK: zeros; MADV_DONTFORK ranges are
+ * file), MAP_PRIVATE ranges a piece of one anonymous section holding a copy
+ * of their bytes as they are now (MADV_WIPEONFORK: zeros; MADV_DONTFORK ranges are
  * left out); writes the block (the ranges, fn, arg) into it and lets it run.
  * Until then any failure ends the child and changes nothing here.
  *
@@ -42,6 +42,8 @@ struct block {
     uint32_t magic, n;
     uintptr_t fn_offset; /* fn minus the program's image base */
     size_t arg_size, size;
+    HANDLE copies;        /* in the child: the section of every private copy */
+    uint64_t copies_size; /* each copy at its own 64 KiB-aligned offset */
     char strategy[16];
     struct entry e[];    /* then the arg bytes */
 };
@@ -76,6 +78,8 @@ static bool next_reservation(const struct block *blk, bool exact, uint32_t *i, u
 struct child {
     PROCESS_INFORMATION pi;
     bool started;
+    unsigned char *copies; /* a view of the private copies' section */
+    uint64_t next;         /* where the next copy goes in it */
 };
 
 static int dup_into(const struct child *c, HANDLE h, HANDLE *out)
@@ -89,54 +93,76 @@ static int dup_into(const struct child *c, HANDLE h, HANDLE *out)
     return 0;
 }
 
-/* The bytes of private region r, copied into a new anonymous section (moved
- * into the child).  Read through the region's own section where its pages
- * may be unreadable, so no protection changes here. */
-static int copy_private(const struct child *c, const struct wm_region *r, HANDLE *out)
+/* The private copies share one section: one section and one handle for the
+ * child instead of one per range (each a wineserver round trip or more). */
+static uint64_t copy_slot(const struct wm_region *r)
 {
-    size_t len = r->end - r->start, n = wm_region_mapped_len(r);
+    return ((uint64_t)(r->end - r->start) + GRAN - 1) / GRAN * GRAN;
+}
+
+static bool is_private_copy(const struct wm_region *r)
+{
+    return !(r->flags & (WM_R_DONTFORK | WM_R_PAST_EOF | WM_R_SHARED));
+}
+
+/* The bytes of private region r, copied to offset c->next of the copies'
+ * section.  Read through the region's own section where its pages may be
+ * unreadable, so no protection changes here. */
+static int copy_private(struct child *c, const struct wm_region *r)
+{
+    size_t n = wm_region_mapped_len(r);
+    unsigned char *dst = c->copies + c->next;
+    c->next += copy_slot(r);
+    const struct wm_backing *b = r->backing;
+    bool uncommitted = b->reserve_only && !(r->flags & WM_R_COMMITTED);
+    if (!n || (r->flags & WM_R_WIPEONFORK) || uncommitted)
+        return 0; /* the section's zeros */
+    const unsigned char *src = (const unsigned char *)r->start;
+    void *tmp = NULL;
+    if (!(r->prot & PROT_READ)) {
+        if (b->cow)
+            return EACCES; /* an unreadable private file view: no other way in */
+        /* Anonymous memory: its own section holds the bytes. */
+        uint64_t off = r->offset, base = off & ~(uint64_t)(GRAN - 1);
+        tmp = wm_sys.MapViewOfFileEx(b->section, FILE_MAP_READ, (DWORD)(base >> 32), (DWORD)base,
+                                     (SIZE_T)(off - base + n), NULL);
+        if (!tmp)
+            return wm_last_errno();
+        src = (const unsigned char *)tmp + (off - base);
+    }
+    memcpy(dst, src, n);
+    if (tmp)
+        wm_sys.UnmapViewOfFile(tmp);
+    return 0;
+}
+
+/* The copies' section for every private range, mapped here and duplicated
+ * into the child (blk->copies). */
+static int open_copies(struct child *c, struct block *blk)
+{
+    uint64_t total = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r))
+        if (is_private_copy(r))
+            total += copy_slot(r);
+    blk->copies_size = total;
+    if (!total)
+        return 0;
     HANDLE s = wm_sys.CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_EXECUTE_READWRITE | SEC_COMMIT,
-                                         (DWORD)((uint64_t)len >> 32), (DWORD)len, NULL);
+                                         (DWORD)(total >> 32), (DWORD)total, NULL);
     if (!s)
         return wm_last_errno();
     int err = 0;
-    const struct wm_backing *b = r->backing;
-    bool uncommitted = b->reserve_only && !(r->flags & WM_R_COMMITTED);
-    if (n && !(r->flags & WM_R_WIPEONFORK) && !uncommitted) {
-        unsigned char *dst = wm_sys.MapViewOfFileEx(s, FILE_MAP_WRITE, 0, 0, n, NULL);
-        const unsigned char *src = (const unsigned char *)r->start;
-        void *tmp = NULL;
-        if (!dst) {
-            err = wm_last_errno();
-        } else if (!(r->prot & PROT_READ)) {
-            if (b->cow) {
-                err = EACCES; /* an unreadable private file view: no other way in */
-            } else {
-                /* Anonymous memory: its own section holds the bytes. */
-                uint64_t off = r->offset, base = off & ~(uint64_t)(GRAN - 1);
-                tmp = wm_sys.MapViewOfFileEx(b->section, FILE_MAP_READ, (DWORD)(base >> 32), (DWORD)base,
-                                             (SIZE_T)(off - base + n), NULL);
-                if (!tmp)
-                    err = wm_last_errno();
-                else
-                    src = (const unsigned char *)tmp + (off - base);
-            }
-        }
-        if (!err)
-            memcpy(dst, src, n);
-        if (tmp)
-            wm_sys.UnmapViewOfFile(tmp);
-        if (dst)
-            wm_sys.UnmapViewOfFile(dst);
-    }
+    if (!(c->copies = wm_sys.MapViewOfFileEx(s, FILE_MAP_WRITE, 0, 0, (SIZE_T)total, NULL)))
+        err = wm_last_errno();
     if (!err)
-        err = dup_into(c, s, out);
-    wm_sys.CloseHandle(s);
+        err = dup_into(c, s, &blk->copies);
+    wm_sys.CloseHandle(s); /* the view and the child's handle keep it */
     return err;
 }
 
 /* What the child needs to map region r. */
-static int describe(const struct child *c, const struct wm_region *r, struct entry *e)
+static int describe(struct child *c, const struct wm_region *r, struct entry *e)
 {
     const struct wm_backing *b = r->backing;
     *e = (struct entry){r->start, r->end, r->offset, b->size, NULL, NULL,
@@ -157,12 +183,13 @@ static int describe(const struct child *c, const struct wm_region *r, struct ent
             return err;
         return dup_into(c, b->kind == WM_B_FILE ? b->file : NULL, &e->file);
     }
-    /* A private copy: anonymous private memory in the child. */
-    e->offset = 0;
-    e->size = r->end - r->start;
+    /* A private copy: anonymous private memory in the child, a piece of
+     * the copies' section. */
+    e->offset = c->next;
+    e->size = 0; /* the child maps it from blk->copies */
     e->rflags |= WM_R_ANON;
     e->like = (struct wm_backing){.kind = WM_B_ANON, .writable = 1, .exec = 1};
-    return copy_private(c, r, &e->section);
+    return copy_private(c, r);
 }
 
 /* Reserve the child's copy of every range; taken already there: EAGAIN. */
@@ -209,12 +236,15 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     struct block *blk = wm_sys.VirtualAlloc(NULL, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     if (!blk)
         return wm_last_errno();
-    *blk = (struct block){MAGIC, (uint32_t)n,
-                          (uintptr_t)fn - (uintptr_t)GetModuleHandleW(NULL), arg_size, size, {0}};
+    *blk = (struct block){.magic = MAGIC, .n = (uint32_t)n,
+                          .fn_offset = (uintptr_t)fn - (uintptr_t)GetModuleHandleW(NULL),
+                          .arg_size = arg_size, .size = size};
     strncpy(blk->strategy, wm_engine.place->name, sizeof blk->strategy - 1);
     memcpy(arg_bytes(blk), arg, arg_size);
     struct child c = {0};
     int err = start_child(&c, blk);
+    if (!err)
+        err = open_copies(&c, blk);
     size_t i = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
          r = wm_region_next(&wm_engine.regions, r))
@@ -240,6 +270,8 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
         WaitForSingleObject(c.pi.hProcess, INFINITE);
         wm_sys.CloseHandle(c.pi.hProcess);
     }
+    if (c.copies)
+        wm_sys.UnmapViewOfFile(c.copies);
     if (c.started)
         wm_sys.CloseHandle(c.pi.hThread);
     if (!err)
@@ -275,10 +307,15 @@ static void fail(const char *what, int err)
     _exit(127);
 }
 
-static void map_entry(const struct entry *e)
+/* Map entry e; private copies are pieces of the copies' backing. */
+static void map_entry(const struct entry *e, struct wm_backing *copies)
 {
-    struct wm_backing *b;
-    int err = wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
+    struct wm_backing *b = copies;
+    int err = 0;
+    if ((e->rflags & WM_R_ANON) && !(e->rflags & WM_R_SHARED))
+        wm_backing_hold(copies);
+    else
+        err = wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
     if (err)
         fail("out of memory", err);
     err = wm_map_fixed(e->start, e->end, b, e->offset, e->prot, e->rflags & (WM_R_SHARED | WM_R_ANON),
@@ -319,8 +356,15 @@ void winmmap_fork_child_start(void)
     uintptr_t lo, hi;
     for (uint32_t i = 0; next_reservation(blk, wm_engine.place == &wm_place_exact, &i, &lo, &hi);)
         wm_engine.place->adopt_reserved(lo, hi - lo);
+    struct wm_backing *copies = NULL;
+    const struct wm_backing anon = {.kind = WM_B_ANON, .writable = 1, .exec = 1};
+    int err = blk->copies_size ? wm_backing_adopt(blk->copies, NULL, blk->copies_size, &anon, &copies) : 0;
+    if (err)
+        fail("out of memory", err);
     for (uint32_t i = 0; i < blk->n; i++)
-        map_entry(&blk->e[i]);
+        map_entry(&blk->e[i], copies);
+    if (copies)
+        wm_backing_release(copies); /* the regions hold it now */
     wm_unlock_exclusive();
     void *copy = malloc(blk->arg_size ? blk->arg_size : 1);
     if (!copy)
