@@ -109,9 +109,12 @@ def private_follows_file(n, w):
 def leak_exclusion(ops, handles, heap, regions, mode):
     if regions:
         return None
-    if handles == 0 and 0 < heap <= 4096:
+    if handles == 0 and (0 < heap <= 4096 or heap in (2 * 2504, 3 * 2504)):
         # Not attributed yet: Wine 10 runs sometimes end a seed with +2 504
-        # heap bytes and no handle left (not every seed, not growing).  Kept
-        # visible as its own name until someone finds whose block it is.
+        # heap bytes (or two or three such blocks) and no handle left.  Not a
+        # growing leak: 100 rounds of the first move that shows it (seed 2,
+        # op 15) after two warm-up rounds leave the heap as it was; each is
+        # allocated once, by the first use of something.  Kept visible as its
+        # own name until someone finds whose block it is.
         return "heap-2504-unattributed"
     return None
