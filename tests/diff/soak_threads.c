@@ -94,7 +94,9 @@ static void *work(void *arg)
                 rc = 0;
             break;
         }
-        w->errors += rc != 0;
+        if (rc != 0 && w->errors++ < 3) /* name the first few, so they can be looked into */
+            fprintf(stderr, "soak_threads: unexpected failure: op %u at page %zu, %zu pages: %s\n",
+                    (r >> 12) % 6, at, n, strerror(errno));
         w->ops++;
         atomic_fetch_add(&progress, 1);
     }
