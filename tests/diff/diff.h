@@ -65,5 +65,10 @@ const char *wd_errno_name(int e);
 /* leak.c: handles and heap bytes in use (Windows); -1 natively. */
 long wd_handles(void);
 long long wd_heap(void);
+/* The heap's busy blocks now (NULL natively); wd_heap_report_new prints up to
+ * max blocks that were not in it (address, size, first bytes) and a count. */
+void *wd_heap_snapshot(void);
+void wd_heap_report_new(void *snapshot, FILE *out, int max);
+void wd_heap_forget(void *snapshot);
 
 #endif

@@ -1,9 +1,12 @@
 /* wmdiff leak accounting (Windows): handles in use, probed one value at a
  * time because GetProcessHandleCount answers 0 under Wine, and heap bytes in
- * use over every process heap.  Natively both are -1 (not compared). */
+ * use over every process heap (less Wine's cache of empty block groups).
+ * Natively both are -1 (not compared). */
 #include "diff.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef _WIN32
 #include <windows.h>
@@ -30,6 +33,30 @@ long wd_handles(void)
     return n;
 }
 
+/* Wine 10's heap (its low-fragmentation front end) allocates blocks of 31
+ * equal small blocks as "groups", heap blocks of their own that HeapWalk
+ * reports busy, and keeps groups that became wholly free cached per thread
+ * affinity and per size: a bounded cache whose size depends on how threads
+ * interleaved, not memory anyone holds.  Such a group: 24 bytes of header
+ * (list entry, free bits, affinity) then 31 blocks; free bits 0x7fffffff
+ * (all 31 free, the group not handed back). */
+static bool wine_free_lfh_group(const PROCESS_HEAP_ENTRY *e)
+{
+    static int wine = -1;
+    if (wine < 0)
+        wine = GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != NULL;
+    if (!wine || e->cbData < 24 + 31 * 16 || (e->cbData - 24) % 31 != 0)
+        return false;
+    LONG free_bits;
+    memcpy(&free_bits, (const char *)e->lpData + 16, sizeof free_bits);
+    return free_bits == 0x7fffffff;
+}
+
+static bool in_use(const PROCESS_HEAP_ENTRY *e)
+{
+    return (e->wFlags & PROCESS_HEAP_ENTRY_BUSY) && !wine_free_lfh_group(e);
+}
+
 long long wd_heap(void)
 {
     if (getenv("WMDIFF_NOLEAK"))
@@ -41,13 +68,92 @@ long long wd_heap(void)
         PROCESS_HEAP_ENTRY e = {0};
         HeapLock(heaps[h]);
         while (HeapWalk(heaps[h], &e))
-            if (e.wFlags & PROCESS_HEAP_ENTRY_BUSY)
+            if (in_use(&e))
                 total += e.cbData;
         HeapUnlock(heaps[h]);
     }
     return total;
 }
+
+/* The busy blocks of every process heap, kept in memory of its own (so
+ * taking the snapshot does not change the heap). */
+struct wd_block {
+    const void *at;
+    unsigned long size;
+};
+
+static struct wd_block *heap_blocks(size_t *n)
+{
+    size_t cap = 1u << 20;
+    struct wd_block *b = VirtualAlloc(NULL, cap * sizeof *b, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    *n = 0;
+    if (!b)
+        return NULL;
+    HANDLE heaps[64];
+    DWORD nh = GetProcessHeaps(64, heaps);
+    for (DWORD h = 0; h < nh && h < 64; h++) {
+        PROCESS_HEAP_ENTRY e = {0};
+        HeapLock(heaps[h]);
+        while (HeapWalk(heaps[h], &e) && *n < cap)
+            if (in_use(&e))
+                b[(*n)++] = (struct wd_block){e.lpData, e.cbData};
+        HeapUnlock(heaps[h]);
+    }
+    return b;
+}
+
+void *wd_heap_snapshot(void)
+{
+    if (getenv("WMDIFF_NOLEAK"))
+        return NULL;
+    size_t n;
+    struct wd_block *b = heap_blocks(&n);
+    if (b)
+        b[(1u << 20) - 1].size = (unsigned long)n; /* the count, in the last slot */
+    return b;
+}
+
+void wd_heap_report_new(void *snapshot, FILE *out, int max)
+{
+    struct wd_block *old = snapshot;
+    if (!old)
+        return;
+    size_t nold = old[(1u << 20) - 1].size, n;
+    struct wd_block *now = heap_blocks(&n);
+    if (!now)
+        return;
+    int shown = 0;
+    long long total = 0;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool known = false;
+        for (size_t j = 0; j < nold && !known; j++)
+            known = old[j].at == now[i].at && old[j].size == now[i].size;
+        if (known)
+            continue;
+        count++;
+        total += now[i].size;
+        if (shown++ < max) {
+            fprintf(out, "  new heap block %p, %lu bytes:", now[i].at, now[i].size);
+            const unsigned char *p = now[i].at;
+            for (unsigned long k = 0; k < now[i].size && k < 32; k++)
+                fprintf(out, " %02x", p[k]);
+            fprintf(out, "\n");
+        }
+    }
+    fprintf(out, "  %zu heap blocks not in the snapshot, %lld bytes\n", count, total);
+    VirtualFree(now, 0, MEM_RELEASE);
+}
+
+void wd_heap_forget(void *snapshot)
+{
+    if (snapshot)
+        VirtualFree(snapshot, 0, MEM_RELEASE);
+}
 #else
 long wd_handles(void) { return -1; }
 long long wd_heap(void) { return -1; }
+void *wd_heap_snapshot(void) { return NULL; }
+void wd_heap_report_new(void *snapshot, FILE *out, int max) { (void)snapshot, (void)out, (void)max; }
+void wd_heap_forget(void *snapshot) { (void)snapshot; }
 #endif
