@@ -20,7 +20,8 @@ prefix=$(realpath -m "${WINMMAP_PREFIX_DIR:-$PWD}/wineprefix$wine")
 mkdir -p "$prefix" || die "cannot create the Wine prefix $prefix"
 # Quiet, no Mono/Gecko installers on first start of a prefix, and no
 # debugger on a crash: the process ends with the exception code, as on Windows.
-export WINEDEBUG=-all WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
+# WINMMAP_WINEDEBUG replaces -all when Wine's own traces are wanted.
+export WINEDEBUG=${WINMMAP_WINEDEBUG:--all} WINEPREFIX=$prefix WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
 # Wine 10 wants a private runtime directory (else it says "XDG_RUNTIME_DIR is
 # invalid" in the program's output).
 export XDG_RUNTIME_DIR=$prefix.xdg

@@ -65,10 +65,13 @@ static bool next_reservation(const struct block *blk, bool exact, uint32_t *i, u
     *hi = blk->e[*i].end;
     (*i)++;
     if (exact) {
-        *lo &= ~(uintptr_t)(GRAN - 1);
-        for (; *i < blk->n && (blk->e[*i].start & ~(uintptr_t)(GRAN - 1)) <= *hi; (*i)++)
-            *hi = blk->e[*i].end;
-        *hi = (*hi + GRAN - 1) & ~(uintptr_t)(GRAN - 1);
+        /* Granules that touch join the run: each cross-process reservation
+         * costs Wine a round trip through the child (~0.3 ms). */
+        const uintptr_t mask = GRAN - 1;
+        *lo &= ~mask;
+        *hi = (*hi + mask) & ~mask;
+        for (; *i < blk->n && (blk->e[*i].start & ~mask) <= *hi; (*i)++)
+            *hi = (blk->e[*i].end + mask) & ~mask;
     }
     return true;
 }
