@@ -265,6 +265,48 @@ void test_fork__a_thousand_inherited_mappings_intact_at_the_same_addresses(void)
     free(p);
 }
 
+/* Adjacent ranges of different kinds: the child is given one reservation
+ * for the run and splits it as it maps them. */
+static int child_check_run(void *arg)
+{
+    unsigned char *a = *(unsigned char **)arg;
+    size_t pg = wmt_page();
+    if (a[pg - 1] != 0x11 || a[2 * pg - 1] != 0x22 || a[2 * pg] != 0x33 || a[3 * pg - 1] != 0x33 ||
+        a[4 * pg - 1] != 0x44)
+        return 1;
+    a[pg - 1] = 0x12;     /* private: stays here */
+    a[2 * pg - 1] = 0x23; /* shared: reaches the parent */
+    if (munmap(a + 3 * pg, pg) != 0)
+        return 2;
+    if (mmap(a, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != a || a[pg - 1] != 0)
+        return 3;
+    return 0;
+}
+
+void test_fork__adjacent_ranges_of_each_kind_inherited_one_by_one(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *a = mmap(NULL, 4 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a != MAP_FAILED);
+    WMT_REQUIRE(mmap(a, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == a);
+    WMT_REQUIRE(mmap(a + pg, pg, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == a + pg);
+    WMT_REQUIRE(mmap(a + 2 * pg, 2 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == a + 2 * pg);
+    /* Bytes at the end of each page too: a 64 KiB page is copied block by block. */
+    a[pg - 1] = 0x11;
+    a[2 * pg - 1] = 0x22;
+    a[2 * pg] = a[3 * pg - 1] = 0x33;
+    a[4 * pg - 1] = 0x44;
+    WMT_REQUIRE(mprotect(a + 2 * pg, pg, PROT_READ) == 0);
+    pid_t pid = winmmap_fork_call(child_check_run, &a, sizeof a);
+    WMT_TRUE(pid > 0);
+    if (pid > 0)
+        WMT_EQ(reap(pid), 0);
+    WMT_EQ(a[pg - 1], 0x11);
+    WMT_EQ(a[2 * pg - 1], 0x23);
+    WMT_EQ(a[4 * pg - 1], 0x44); /* the child's munmap was its own */
+    WMT_EQ(munmap(a, 4 * pg), 0);
+}
+
 /* ---- waitpid ---- */
 
 static int child_segv(void *arg)

@@ -53,10 +53,12 @@ static unsigned char *arg_bytes(struct block *b)
     return (unsigned char *)&b->e[b->n];
 }
 
-/* The reservations that keep the child's ranges free until it maps them:
- * exact, runs of whole 64 KiB granules (placeholders, split later); legacy,
- * one per range (each taken back whole by the mapping placed there).  The
- * next one from entry *i: [*lo, *hi). */
+/* The reservations that keep the child's ranges free until it maps them,
+ * one per run of touching ranges (each cross-process reservation costs Wine
+ * a round trip through the child, ~0.3 ms): exact, runs of whole 64 KiB
+ * granules (placeholders, split later); legacy, runs of adjacent ranges
+ * (split again in the child as its mappings take them).  The next one from
+ * entry *i: [*lo, *hi). */
 static bool next_reservation(const struct block *blk, bool exact, uint32_t *i, uintptr_t *lo, uintptr_t *hi)
 {
     if (*i >= blk->n)
@@ -64,15 +66,11 @@ static bool next_reservation(const struct block *blk, bool exact, uint32_t *i, u
     *lo = blk->e[*i].start;
     *hi = blk->e[*i].end;
     (*i)++;
-    if (exact) {
-        /* Granules that touch join the run: each cross-process reservation
-         * costs Wine a round trip through the child (~0.3 ms). */
-        const uintptr_t mask = GRAN - 1;
-        *lo &= ~mask;
-        *hi = (*hi + mask) & ~mask;
-        for (; *i < blk->n && (blk->e[*i].start & ~mask) <= *hi; (*i)++)
-            *hi = (blk->e[*i].end + mask) & ~mask;
-    }
+    const uintptr_t mask = exact ? GRAN - 1 : 0;
+    *lo &= ~mask;
+    *hi = (*hi + mask) & ~mask;
+    for (; *i < blk->n && (blk->e[*i].start & ~mask) <= *hi; (*i)++)
+        *hi = (blk->e[*i].end + mask) & ~mask;
     return true;
 }
 
@@ -108,6 +106,22 @@ static bool is_private_copy(const struct wm_region *r)
     return !(r->flags & (WM_R_DONTFORK | WM_R_PAST_EOF | WM_R_SHARED));
 }
 
+/* Copy n bytes (whole 4 KiB blocks) to the copies' section, leaving out
+ * blocks that are all zeros: the section holds zeros already, and each
+ * page written there is a page committed and faulted in (a 64 KiB legacy
+ * page with one byte written costs a sixteenth). */
+static void copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    for (size_t at = 0; at < n; at += 4096) {
+        const uint64_t *w = (const uint64_t *)(src + at);
+        size_t j = 0;
+        while (j < 4096 / 8 && !w[j])
+            j++;
+        if (j < 4096 / 8)
+            memcpy(dst + at, src + at, 4096);
+    }
+}
+
 /* The bytes of private region r, copied to offset c->next of the copies'
  * section.  Read through the region's own section where its pages may be
  * unreadable, so no protection changes here. */
@@ -133,7 +147,7 @@ static int copy_private(struct child *c, const struct wm_region *r)
             return wm_last_errno();
         src = (const unsigned char *)tmp + (off - base);
     }
-    memcpy(dst, src, n);
+    copy_nonzero(dst, src, n);
     if (tmp)
         wm_sys.UnmapViewOfFile(tmp);
     return 0;
@@ -229,8 +243,11 @@ static int start_child(struct child *c, struct block *blk)
     return 0;
 }
 
+static double tnow(void){ LARGE_INTEGER f,c; QueryPerformanceFrequency(&f); QueryPerformanceCounter(&c); return (double)c.QuadPart*1e3/f.QuadPart; }
+#define T(x) do { double t_ = tnow(); fprintf(stderr, "  %-12s %.1f ms\n", x, t_ - tp); tp = t_; } while (0)
 static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *pid)
 {
+    double tp = tnow();
     size_t n = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r))
@@ -246,21 +263,26 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     memcpy(arg_bytes(blk), arg, arg_size);
     struct child c = {0};
     int err = start_child(&c, blk);
+    T("start");
     if (!err)
         err = open_copies(&c, blk);
+    T("copies");
     size_t i = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
          r = wm_region_next(&wm_engine.regions, r))
         if (!(r->flags & WM_R_DONTFORK))
             err = describe(&c, r, &blk->e[i++]);
+    T("describe");
     if (!err)
         err = reserve_in_child(&c, blk);
+    T("reserve");
     /* The block at the same address in the child. */
     if (!err && wm_sys.VirtualAllocEx(c.pi.hProcess, blk, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) !=
                     blk)
         err = GetLastError() == ERROR_INVALID_ADDRESS ? EAGAIN : wm_last_errno();
     if (!err && !wm_sys.WriteProcessMemory(c.pi.hProcess, blk, blk, size, NULL))
         err = wm_last_errno();
+    T("write");
     if (!err)
         err = wm_wait_register(c.pi.hProcess, c.pi.dwProcessId);
     if (!err && wm_sys.ResumeThread(c.pi.hThread) == (DWORD)-1) {
@@ -277,6 +299,7 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
         wm_sys.UnmapViewOfFile(c.copies);
     if (c.started)
         wm_sys.CloseHandle(c.pi.hThread);
+    T("resume");
     if (!err)
         *pid = (pid_t)c.pi.dwProcessId;
     VirtualFree(blk, 0, MEM_RELEASE);
@@ -303,6 +326,24 @@ pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size)
 }
 
 /* ---- the child ---- */
+static struct wm_sys prof_real;
+static double prof_t[64]; static long prof_n[64]; static const char *prof_name[64];
+enum {
+#define E(ret, name, ...) P_##name,
+WM_SYS_LINKED(E) WM_SYS_LOADED(E)
+#undef E
+P_COUNT };
+#define PW(ret, name, fail, params, args, inj, ...) \
+    static ret WINAPI p_##name params { double t0 = tnow(); ret r_ = prof_real.name args; prof_t[P_##name] += tnow() - t0; prof_n[P_##name]++; prof_name[P_##name] = #name; return r_; }
+WM_SYS_LINKED(PW)
+WM_SYS_LOADED(PW)
+static void prof_on(void) { prof_real = wm_sys;
+#define SW(ret, name, ...) if (prof_real.name) wm_sys.name = p_##name;
+WM_SYS_LINKED(SW) WM_SYS_LOADED(SW)
+#undef SW
+}
+static void prof_dump(void) { for (int i = 0; i < P_COUNT; i++) if (prof_n[i]) fprintf(stderr, "   %-28s %6ld calls %8.1f ms\n", prof_name[i], prof_n[i], prof_t[i]); }
+
 
 static void fail(const char *what, int err)
 {
@@ -355,6 +396,7 @@ void winmmap_fork_child_start(void)
     wm_init();
     if (strcmp(wm_engine.place->name, blk->strategy) != 0)
         fail("the parent's placement strategy is not available", ENOSYS);
+    double tp = tnow();
     wm_lock_exclusive();
     uintptr_t lo, hi;
     for (uint32_t i = 0; next_reservation(blk, wm_engine.place == &wm_place_exact, &i, &lo, &hi);)
@@ -364,8 +406,10 @@ void winmmap_fork_child_start(void)
     int err = blk->copies_size ? wm_backing_adopt(blk->copies, NULL, blk->copies_size, &anon, &copies) : 0;
     if (err)
         fail("out of memory", err);
+    T("child-adopt"); prof_on();
     for (uint32_t i = 0; i < blk->n; i++)
         map_entry(&blk->e[i], copies);
+    T("child-map"); prof_dump();
     if (copies)
         wm_backing_release(copies); /* the regions hold it now */
     wm_unlock_exclusive();

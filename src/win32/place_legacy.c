@@ -8,25 +8,47 @@
  * range free, not reserved, until the next step takes it. */
 #include "internal.h"
 
-/* Reservations made for this process by another (a fork child's ranges,
- * adopt_reserved), each handed whole to the fixed reservation of exactly its
- * range; guarded by the engine lock. */
+/* Reservations made for this process by another (a fork child's runs of
+ * adjacent ranges, adopt_reserved); guarded by the engine lock. */
 static struct wm_region_table adopted;
 
-static struct wm_region *adopted_at(uintptr_t lo, uintptr_t hi)
+/* The adopted reservation holding all of [lo, hi), or NULL. */
+static struct wm_region *adopted_over(uintptr_t lo, uintptr_t hi)
 {
     struct wm_region *a = wm_region_find(&adopted, lo);
-    return a && a->start == lo && a->end == hi ? a : NULL;
+    return a && hi <= a->end ? a : NULL;
+}
+
+static void adopt_reserved(uintptr_t addr, size_t len);
+
+/* Hand [lo, hi) of adopted reservation a to a fixed reservation.  A
+ * reservation is taken whole, so when a holds more, all of it is released
+ * and its parts reserved again (in-process calls: a cross-process
+ * reservation per range costs Wine a round trip through the child). */
+static int take_adopted(struct wm_region *a, uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t s = a->start, e = a->end;
+    wm_region_remove(&adopted, a);
+    wm_region_free(a);
+    if (s == lo && e == hi)
+        return 0;
+    VirtualFree((void *)s, 0, MEM_RELEASE);
+    uintptr_t part[2][2] = {{s, lo}, {hi, e}};
+    for (int i = 0; i < 2; i++)
+        if (part[i][0] < part[i][1] &&
+            VirtualAlloc((void *)part[i][0], part[i][1] - part[i][0], MEM_RESERVE, PAGE_NOACCESS))
+            adopt_reserved(part[i][0], part[i][1] - part[i][0]);
+    if (wm_sys.VirtualAlloc((void *)lo, hi - lo, MEM_RESERVE, PAGE_NOACCESS) != (void *)lo)
+        return ENOMEM;
+    return 0;
 }
 
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
-    struct wm_region *a = hint ? adopted_at(hint, hint + len) : NULL;
+    struct wm_region *a = hint ? adopted_over(hint, hint + len) : NULL;
     if (a) {
-        wm_region_remove(&adopted, a);
-        wm_region_free(a);
         *out = hint;
-        return 0;
+        return take_adopted(a, hint, hint + len);
     }
     void *p = wm_sys.VirtualAlloc((void *)hint, len, MEM_RESERVE, PAGE_NOACCESS);
     if (p && fixed && (uintptr_t)p != hint) {
@@ -99,7 +121,7 @@ static int join(uintptr_t addr, size_t len)
 
 static bool available(uintptr_t lo, uintptr_t hi)
 {
-    if (adopted_at(lo, hi))
+    if (adopted_over(lo, hi))
         return true;
     while (lo < hi) {
         MEMORY_BASIC_INFORMATION mi;
