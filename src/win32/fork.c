@@ -243,11 +243,8 @@ static int start_child(struct child *c, struct block *blk)
     return 0;
 }
 
-static double tnow(void){ LARGE_INTEGER f,c; QueryPerformanceFrequency(&f); QueryPerformanceCounter(&c); return (double)c.QuadPart*1e3/f.QuadPart; }
-#define T(x) do { double t_ = tnow(); fprintf(stderr, "  %-12s %.1f ms\n", x, t_ - tp); tp = t_; } while (0)
 static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *pid)
 {
-    double tp = tnow();
     size_t n = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r))
@@ -263,26 +260,21 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     memcpy(arg_bytes(blk), arg, arg_size);
     struct child c = {0};
     int err = start_child(&c, blk);
-    T("start");
     if (!err)
         err = open_copies(&c, blk);
-    T("copies");
     size_t i = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
          r = wm_region_next(&wm_engine.regions, r))
         if (!(r->flags & WM_R_DONTFORK))
             err = describe(&c, r, &blk->e[i++]);
-    T("describe");
     if (!err)
         err = reserve_in_child(&c, blk);
-    T("reserve");
     /* The block at the same address in the child. */
     if (!err && wm_sys.VirtualAllocEx(c.pi.hProcess, blk, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) !=
                     blk)
         err = GetLastError() == ERROR_INVALID_ADDRESS ? EAGAIN : wm_last_errno();
     if (!err && !wm_sys.WriteProcessMemory(c.pi.hProcess, blk, blk, size, NULL))
         err = wm_last_errno();
-    T("write");
     if (!err)
         err = wm_wait_register(c.pi.hProcess, c.pi.dwProcessId);
     if (!err && wm_sys.ResumeThread(c.pi.hThread) == (DWORD)-1) {
@@ -299,7 +291,6 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
         wm_sys.UnmapViewOfFile(c.copies);
     if (c.started)
         wm_sys.CloseHandle(c.pi.hThread);
-    T("resume");
     if (!err)
         *pid = (pid_t)c.pi.dwProcessId;
     VirtualFree(blk, 0, MEM_RELEASE);
@@ -326,24 +317,6 @@ pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size)
 }
 
 /* ---- the child ---- */
-static struct wm_sys prof_real;
-static double prof_t[64]; static long prof_n[64]; static const char *prof_name[64];
-enum {
-#define E(ret, name, ...) P_##name,
-WM_SYS_LINKED(E) WM_SYS_LOADED(E)
-#undef E
-P_COUNT };
-#define PW(ret, name, fail, params, args, inj, ...) \
-    static ret WINAPI p_##name params { double t0 = tnow(); ret r_ = prof_real.name args; prof_t[P_##name] += tnow() - t0; prof_n[P_##name]++; prof_name[P_##name] = #name; return r_; }
-WM_SYS_LINKED(PW)
-WM_SYS_LOADED(PW)
-static void prof_on(void) { prof_real = wm_sys;
-#define SW(ret, name, ...) if (prof_real.name) wm_sys.name = p_##name;
-WM_SYS_LINKED(SW) WM_SYS_LOADED(SW)
-#undef SW
-}
-static void prof_dump(void) { for (int i = 0; i < P_COUNT; i++) if (prof_n[i]) fprintf(stderr, "   %-28s %6ld calls %8.1f ms\n", prof_name[i], prof_n[i], prof_t[i]); }
-
 
 static void fail(const char *what, int err)
 {
@@ -396,7 +369,6 @@ void winmmap_fork_child_start(void)
     wm_init();
     if (strcmp(wm_engine.place->name, blk->strategy) != 0)
         fail("the parent's placement strategy is not available", ENOSYS);
-    double tp = tnow();
     wm_lock_exclusive();
     uintptr_t lo, hi;
     for (uint32_t i = 0; next_reservation(blk, wm_engine.place == &wm_place_exact, &i, &lo, &hi);)
@@ -406,10 +378,8 @@ void winmmap_fork_child_start(void)
     int err = blk->copies_size ? wm_backing_adopt(blk->copies, NULL, blk->copies_size, &anon, &copies) : 0;
     if (err)
         fail("out of memory", err);
-    T("child-adopt"); prof_on();
     for (uint32_t i = 0; i < blk->n; i++)
         map_entry(&blk->e[i], copies);
-    T("child-map"); prof_dump();
     if (copies)
         wm_backing_release(copies); /* the regions hold it now */
     wm_unlock_exclusive();
