@@ -125,8 +125,9 @@ def compare_seed(nat, win, mode, nops):
         d = {"index": i, "kind": "diff", "fields": fields, "op": n["op"], "nat": n, "win": w,
              "exclusion": None}
         disabled = os.environ.get("WMDIFF_DISABLE", "").split(",")
+        hist = [(nat["ops"][j], win["ops"][j]) for j in range(i)]
         for ex in EXCLUSIONS:
-            if ex.name not in disabled and ex.matches(n["op"], n, w, mode, fields):
+            if ex.name not in disabled and ex.matches(n["op"], n, w, mode, fields, hist):
                 d["exclusion"] = ex.name
                 break
         return d
