@@ -86,6 +86,16 @@ EXCLUSIONS = [
               "Linux 6.17+ moves several mappings at once with MREMAP_FIXED and an unchanged size",
               lambda op, n, w, m, f: kind(op) == "REMAP" and (arg(op, "fl") or 0) & 2
               and n.get("ret", "").startswith("@") and w.get("ret") == "FAILED EFAULT"),
+    Exclusion("dontunmap-unlocks-whole-vma", KNOWN,
+              "README: MREMAP_DONTUNMAP unlocks the range it leaves behind; Linux unlocks "
+              "the whole old VMA, pages that did not move included, so its later "
+              "MADV_DONTNEED there succeeds (and resets the bytes) where ours says EINVAL "
+              "(seed 4004)",
+              lambda op, n, w, m, f, h: kind(op) == "ADV" and arg(op, "adv") in (4, 8)
+              and n.get("ret") == "0 0" and w.get("ret") == "-1 EINVAL" and set(f) <= {"ret", "D"}
+              and any(kind(hn["op"]) == "REMAP" and (arg(hn["op"], "fl") or 0) & 4
+                      and hn.get("ret", "").startswith("@") and hw.get("ret", "").startswith("@")
+                      for hn, hw in h)),
     Exclusion("unknown-bits", KNOWN,
               "README: unknown mmap flags and PROT bits fail with EINVAL (Linux ignores them)",
               lambda op, n, w, m, f: op in ("BAD sub=2", "BAD sub=25") and ret_only(f)),
