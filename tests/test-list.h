@@ -186,4 +186,5 @@ WMT(fork, child_killed_by_sigsegv_is_reported_so, NULL, "a child killed by SIGSE
 WMT(fork, waitpid_wnohang_and_echild, NULL, "waitpid with WNOHANG returns 0 while the child runs; its exit status is reported once, then ECHILD")
 WMT(fork, twenty_children_at_once, NULL, "20 children run at once, each sharing memory with the parent, and wait() reaps them all")
 WMT(fork, failing_at_any_win32_call_leaves_no_child_and_changes_nothing, wmt_windows_only, "with any Win32 call of the fork path failing, the call fails (ENOMEM, or EAGAIN when the child cannot have an address) and leaves no child, handle or change")
+WMT(fork, address_conflict_in_one_child_is_retried_with_another, wmt_windows_only, "an address a child's start-up took makes winmmap_fork_call try another child (EAGAIN only when three in a row fail), and the failed child leaves nothing behind")
 WMT(fork, two_threads_fork_while_a_third_maps, NULL, "two threads may fork at once while a third maps and unmaps; every child gets its memory")

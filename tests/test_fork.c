@@ -430,8 +430,10 @@ void test_fork__failing_at_any_win32_call_leaves_no_child_and_changes_nothing(vo
     printf("(%ld failure points) ", n - 1);
     WMT_TRUE(n > 1 && n < 200);
     /* An address the child cannot have (its reservation refused): EAGAIN,
-     * as fork says when resources lack, and nothing is left behind. */
+     * as fork says when resources lack, and nothing is left behind (one
+     * child tried: the retry is the next test's). */
     int conflicts = 0;
+    wm_fork_attempts = 1;
     for (n = 1; n < 200; n++) {
         wm_sys_inject(n, ERROR_INVALID_ADDRESS, false);
         errno = 0;
@@ -450,10 +452,55 @@ void test_fork__failing_at_any_win32_call_leaves_no_child_and_changes_nothing(vo
                 wmt_fail(__LINE__, __FILE__, "address conflict at call %ld left a child or a handle", n);
         }
     }
+    wm_fork_attempts = 3;
     WMT_TRUE(conflicts >= 1);
     WMT_AUDIT();
     munmap(a, 2 * pg);
     munmap(s, pg);
+#endif
+}
+
+void test_fork__address_conflict_in_one_child_is_retried_with_another(void)
+{
+#ifdef _WIN32
+    unsigned char *s = mmap(NULL, wmt_page(), RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(s != MAP_FAILED);
+    long handles = wmt_handle_count();
+    /* Find the first reservation in a child (the first call refused with
+     * ERROR_INVALID_ADDRESS that makes a single try fail with EAGAIN). */
+    long n, at = 0;
+    wm_fork_attempts = 1;
+    for (n = 1; n < 200 && !at; n++) {
+        wm_sys_inject(n, ERROR_INVALID_ADDRESS, false);
+        errno = 0;
+        pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
+        int e = errno;
+        long calls = wm_sys_inject_calls();
+        wm_sys_inject(0, 0, false);
+        if (pid > 0)
+            reap(pid);
+        if (calls < n)
+            break;
+        if (pid < 0 && e == EAGAIN)
+            at = n;
+    }
+    wm_fork_attempts = 3;
+    WMT_REQUIRE(at > 0);
+    /* The same refusal once, with retries: the second child gets its
+     * addresses, and the first leaves nothing behind. */
+    *s = 0;
+    wm_sys_inject(at, ERROR_INVALID_ADDRESS, false);
+    pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
+    long calls = wm_sys_inject_calls();
+    wm_sys_inject(0, 0, false);
+    WMT_TRUE(pid > 0);
+    WMT_TRUE(calls > at); /* the failed child's calls, then the second's */
+    if (pid > 0)
+        WMT_EQ(reap(pid), 0);
+    int st;
+    WMT_TRUE(waitpid(-1, &st, WNOHANG) == -1 && errno == ECHILD);
+    WMT_EQ(wmt_handle_count(), handles);
+    munmap(s, wmt_page());
 #endif
 }
 

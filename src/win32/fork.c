@@ -297,6 +297,8 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     return err;
 }
 
+int wm_fork_attempts = 3;
+
 pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size)
 {
     wm_init();
@@ -307,7 +309,15 @@ pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size)
     pid_t pid = -1;
     /* Exclusive: the layout and the private bytes are those of one moment. */
     wm_lock_exclusive();
-    int err = do_fork(fn, arg, arg_size, &pid);
+    int err;
+    /* EAGAIN: the child's loader or heap took an address it must inherit.
+     * That is chance (seen under Wine 10 about once in a few hundred
+     * children with 1 000 mappings): another child lays out differently. */
+    for (int attempt = 1;; attempt++) {
+        err = do_fork(fn, arg, arg_size, &pid);
+        if (err != EAGAIN || attempt >= wm_fork_attempts)
+            break;
+    }
     wm_unlock_exclusive();
     if (err) {
         errno = err;

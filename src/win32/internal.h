@@ -244,6 +244,12 @@ bool wm_foreign_all_private(const struct wm_foreign *list, size_t n);
 /* Lock the new mapping [lo, hi) if MAP_LOCKED or mlockall(MCL_FUTURE) asks. */
 void wm_lock_new_mapping(uintptr_t lo, uintptr_t hi, bool map_locked);
 
+/* ---- fork.c ---- */
+/* How many children winmmap_fork_call starts before it gives up with
+ * EAGAIN when a child's own start-up took an address it must inherit
+ * (3; tests set 1 to see a single conflict fail). */
+extern int wm_fork_attempts;
+
 /* ---- wait.c: the children of winmmap_fork_call ---- */
 int wm_wait_register(HANDLE process, DWORD pid);
 void wm_wait_forget(DWORD pid);
