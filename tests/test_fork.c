@@ -391,6 +391,30 @@ static int child_exit_zero(void *arg)
     (void)arg;
     return 0;
 }
+
+#ifdef _WIN32
+/* winmmap_fork_call, trying one child, with the n-th injectable Win32 call
+ * refused as an address conflict (ERROR_INVALID_ADDRESS): 1 if the call
+ * then failed with EAGAIN, 0 if not, -1 if it made fewer than n calls.
+ * A child that started is reaped. */
+static int conflict_at(long n)
+{
+    int attempts = wm_fork_attempts;
+    wm_fork_attempts = 1;
+    wm_sys_inject(n, ERROR_INVALID_ADDRESS, false);
+    errno = 0;
+    pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
+    int e = errno;
+    long calls = wm_sys_inject_calls();
+    wm_sys_inject(0, 0, false);
+    wm_fork_attempts = attempts;
+    if (pid > 0)
+        reap(pid);
+    if (calls < n)
+        return -1;
+    return pid < 0 && e == EAGAIN;
+}
+#endif
 #endif
 
 void test_fork__failing_at_any_win32_call_leaves_no_child_and_changes_nothing(void)
@@ -432,27 +456,15 @@ void test_fork__failing_at_any_win32_call_leaves_no_child_and_changes_nothing(vo
     /* An address the child cannot have (its reservation refused): EAGAIN,
      * as fork says when resources lack, and nothing is left behind (one
      * child tried: the retry is the next test's). */
-    int conflicts = 0;
-    wm_fork_attempts = 1;
-    for (n = 1; n < 200; n++) {
-        wm_sys_inject(n, ERROR_INVALID_ADDRESS, false);
-        errno = 0;
-        pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
-        int e = errno;
-        long calls = wm_sys_inject_calls();
-        wm_sys_inject(0, 0, false);
-        if (pid > 0)
-            reap(pid);
-        if (calls < n)
-            break;
-        if (pid < 0 && e == EAGAIN) {
+    int conflicts = 0, c;
+    for (n = 1; n < 200 && (c = conflict_at(n)) >= 0; n++) {
+        if (c) {
             conflicts++;
             int st;
             if (waitpid(-1, &st, WNOHANG) != -1 || wmt_handle_count() != handles)
                 wmt_fail(__LINE__, __FILE__, "address conflict at call %ld left a child or a handle", n);
         }
     }
-    wm_fork_attempts = 3;
     WMT_TRUE(conflicts >= 1);
     WMT_AUDIT();
     munmap(a, 2 * pg);
@@ -468,24 +480,11 @@ void test_fork__address_conflict_in_one_child_is_retried_with_another(void)
     long handles = wmt_handle_count();
     /* Find the first reservation in a child (the first call refused with
      * ERROR_INVALID_ADDRESS that makes a single try fail with EAGAIN). */
-    long n, at = 0;
-    wm_fork_attempts = 1;
-    for (n = 1; n < 200 && !at; n++) {
-        wm_sys_inject(n, ERROR_INVALID_ADDRESS, false);
-        errno = 0;
-        pid_t pid = winmmap_fork_call(child_exit_zero, NULL, 0);
-        int e = errno;
-        long calls = wm_sys_inject_calls();
-        wm_sys_inject(0, 0, false);
-        if (pid > 0)
-            reap(pid);
-        if (calls < n)
-            break;
-        if (pid < 0 && e == EAGAIN)
-            at = n;
-    }
-    wm_fork_attempts = 3;
-    WMT_REQUIRE(at > 0);
+    long at = 1;
+    int c;
+    while (at < 200 && (c = conflict_at(at)) == 0)
+        at++;
+    WMT_REQUIRE(c == 1);
     /* The same refusal once, with retries: the second child gets its
      * addresses, and the first leaves nothing behind. */
     *s = 0;
