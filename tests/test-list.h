@@ -143,6 +143,7 @@ WMT(truncate, bad_arguments, NULL, "ftruncate on a read-only descriptor or with 
 WMT(truncate, descriptor_not_open_for_writing_einval, wmt_needs_shm, "ftruncate of a descriptor not open for writing (file or shm object) fails with EINVAL and leaves the mapped file alone")
 WMT(truncate, after_partial_mprotect_munmap_and_fixed_maps_never_ebusy, NULL, "ftruncate of a mapped file succeeds after partial mprotect, munmap and MAP_FIXED over its mappings (Linux never refuses)")
 WMT(truncate, shrink_back_after_write_growth_never_ebusy, NULL, "ftruncate shrinks a mapped file that grew by write() back to a size its mappings still cover (Linux never refuses)")
+WMT(truncate, never_ebusy_while_another_thread_maps_and_unmaps, NULL, "ftruncate shrinks a file while another thread maps and unmaps it (Linux never refuses)")
 WMT(truncate, length_past_the_largest_file_efbig, NULL, "ftruncate past the largest file the file system holds fails with EFBIG and leaves the file alone")
 WMT(mremap, shrink_in_place_keeps_data, NULL, "mremap to a smaller size shrinks in place and keeps the data")
 WMT(mremap, grow_in_place_when_the_next_pages_are_free, NULL, "mremap grows in place when the following pages are free; new pages read zeros")

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -247,4 +249,52 @@ void test_truncate__length_past_the_largest_file_efbig(void)
     WMT_ERRNO(ftruncate(fd, (off_t)1 << 62), -1, EFBIG);
     WMT_EQ(wmt_file_size(fd), 100);
     close(fd);
+}
+
+struct mapper {
+    int fd;
+    _Atomic int stop;
+    long failures;
+};
+
+static void *map_and_unmap(void *arg)
+{
+    struct mapper *m = arg;
+    size_t pg = wmt_page();
+    while (!atomic_load(&m->stop)) {
+        unsigned char *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+        if (p == MAP_FAILED) {
+            m->failures++;
+            continue;
+        }
+        p[1]++;
+        m->failures += munmap(p, pg) != 0;
+    }
+    return NULL;
+}
+
+void test_truncate__never_ebusy_while_another_thread_maps_and_unmaps(void)
+{
+    /* The section a munmap lets go of is closed after the engine lock is
+     * released; an ftruncate at that moment must still shrink the file. */
+    size_t pg = wmt_page();
+    struct mapper m = {wmt_temp_file(pg, 11, O_RDWR, NULL, 0), 0, 0};
+    WMT_REQUIRE(m.fd >= 0);
+    pthread_t t;
+    WMT_REQUIRE(pthread_create(&t, NULL, map_and_unmap, &m) == 0);
+    int failed = 0, first_errno = 0;
+    for (int i = 0; i < 300; i++) {
+        for (int k = 2; k >= 1; k--) {
+            if (ftruncate(m.fd, (off_t)(k * pg)) != 0 && !failed++)
+                first_errno = errno;
+        }
+    }
+    atomic_store(&m.stop, 1);
+    pthread_join(t, NULL);
+    WMT_EQ(failed, 0);
+    WMT_EQ(first_errno, 0);
+    WMT_EQ(m.failures, 0);
+    WMT_EQ(wmt_file_size(m.fd), (long long)pg);
+    WMT_AUDIT();
+    close(m.fd);
 }

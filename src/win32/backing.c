@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int new_backing(struct wm_backing **out)
 {
@@ -203,14 +204,60 @@ void wm_backing_hold(struct wm_backing *b)
     b->refs++;
 }
 
+/* Handles released while the engine lock is held with closing deferred
+ * (wm_defer_closing): closed by wm_unlock_exclusive once the lock is free,
+ * because each CloseHandle is a wineserver round trip that other threads
+ * need not wait for.  wm_pending_closes counts them over all threads. */
+static __thread struct {
+    bool on;
+    size_t n;
+    HANDLE h[32];
+} deferred;
+volatile LONG wm_pending_closes;
+
+void wm_defer_closing(void)
+{
+    deferred.on = true;
+}
+
+static void close_handle(HANDLE h)
+{
+    if (deferred.on && deferred.n < sizeof deferred.h / sizeof deferred.h[0]) {
+        deferred.h[deferred.n++] = h;
+        InterlockedIncrement(&wm_pending_closes);
+    } else {
+        wm_sys.CloseHandle(h);
+    }
+}
+
+void wm_close_deferred(void)
+{
+    size_t n = deferred.n;
+    HANDLE h[sizeof deferred.h / sizeof deferred.h[0]];
+    memcpy(h, deferred.h, n * sizeof h[0]);
+    deferred.n = 0;
+    deferred.on = false;
+    wm_unlock_exclusive();
+    for (size_t i = 0; i < n; i++) {
+        wm_sys.CloseHandle(h[i]);
+        InterlockedDecrement(&wm_pending_closes);
+    }
+}
+
+void wm_await_deferred_closes(void)
+{
+    while (wm_pending_closes)
+        SwitchToThread();
+}
+
 void wm_backing_release(struct wm_backing *b)
 {
     if (--b->refs > 0)
         return;
     if (b->section)
-        wm_sys.CloseHandle(b->section);
+        close_handle(b->section);
     if (b->file)
-        wm_sys.CloseHandle(b->file);
+        close_handle(b->file);
     if (b->origin) {
         wm_backing_release(b->origin->file);
         free(b->origin);

@@ -286,6 +286,7 @@ int winmmap_ftruncate(int fd, int64_t len)
         err = wm_handle_allows((HANDLE)osf, FILE_WRITE_DATA) ? 0 : EINVAL;
     if (!err) {
         wm_lock_exclusive();
+        wm_await_deferred_closes(); /* sections another thread's munmap let go */
         err = truncate_mapped((HANDLE)osf, (uint64_t)len);
         wm_unlock_exclusive();
     }

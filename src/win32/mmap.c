@@ -428,30 +428,41 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         if (GetFileType(h) != FILE_TYPE_DISK)
             return ENODEV;
     }
-    struct wm_backing *b;
+    struct wm_backing *b = NULL;
     /* PROT_NONE anonymous memory commits nothing until it is made accessible
      * (SEC_RESERVE), where uncommitted pages really are inaccessible. */
     bool reserve_only = prot == PROT_NONE && !wm_engine.reserve_unenforced;
-    int err = anon ? wm_backing_anon(rlen, reserve_only, &b)
-                   : wm_backing_file(h, type == MAP_SHARED, prot, &b);
+    /* An anonymous section is made outside the lock.  A file's section is
+     * made (and closed, if the mapping fails) under it: ftruncate takes down
+     * every section of the file before it shrinks it, because Windows and
+     * Wine refuse while one exists, and must not meet one no region holds. */
+    int err = anon ? wm_backing_anon(rlen, reserve_only, &b) : 0;
     if (err)
         return err;
-    size_t mapped = rlen;
-    if (!anon)
-        mapped = b->size <= (uint64_t)off ? 0
-                 : b->size - (uint64_t)off < rlen ? round_up((size_t)(b->size - (uint64_t)off), page)
-                                                  : rlen;
-    struct request q = {a, a + rlen, a + mapped, b, anon ? 0 : (uint64_t)off, prot,
-                        (uint16_t)((type == MAP_SHARED ? WM_R_SHARED : 0) | (anon ? WM_R_ANON : 0))};
+    struct request q;
     wm_lock_exclusive();
-    if (fixed)
-        err = place_fixed(&q, (flags & MAP_FIXED_NOREPLACE) != 0);
-    else
-        err = place_anywhere(&q, a - a % page, rlen);
-    if (!err)
-        wm_lock_new_mapping(q.lo, q.hi, (flags & MAP_LOCKED) != 0);
+    if (!anon)
+        err = wm_backing_file(h, type == MAP_SHARED, prot, &b);
+    if (!err) {
+        size_t mapped = rlen;
+        if (!anon)
+            mapped = b->size <= (uint64_t)off ? 0
+                     : b->size - (uint64_t)off < rlen ? round_up((size_t)(b->size - (uint64_t)off), page)
+                                                      : rlen;
+        q = (struct request){a, a + rlen, a + mapped, b, anon ? 0 : (uint64_t)off, prot,
+                             (uint16_t)((type == MAP_SHARED ? WM_R_SHARED : 0) | (anon ? WM_R_ANON : 0))};
+        if (fixed)
+            err = place_fixed(&q, (flags & MAP_FIXED_NOREPLACE) != 0);
+        else
+            err = place_anywhere(&q, a - a % page, rlen);
+        if (!err)
+            wm_lock_new_mapping(q.lo, q.hi, (flags & MAP_LOCKED) != 0);
+        if (!anon)
+            wm_backing_release(b); /* the regions hold their own references */
+    }
     wm_unlock_exclusive();
-    wm_backing_release(b); /* the regions hold their own references */
+    if (anon)
+        wm_backing_release(b);
     if (err)
         return err;
     if ((flags & MAP_POPULATE) && wm_sys.PrefetchVirtualMemory) {
@@ -494,12 +505,13 @@ int munmap(void *addr, size_t len)
     if (!err) {
         uintptr_t hi = lo + round_up(len, page);
         wm_lock_exclusive();
+        wm_defer_closing();
         err = wm_isolate_range(lo, hi);
         if (!err)
             wm_remove_range(lo, hi);
         else
             wm_merge_range(lo, hi); /* undo the region splits of a failed isolation */
-        wm_unlock_exclusive();
+        wm_close_deferred(); /* unlocks */
     }
     return wm_status(err);
 }
