@@ -1,6 +1,6 @@
 /* The multi-threaded soak: four threads map, protect and unmap at random in
  * ranges they reserved (anonymous, file and shared memory, MAP_FIXED inside
- * the reservation, partial munmap), while a fifth keeps faulting on a page
+ * the reservation, partial munmap) and truncate the file they map, while a fifth keeps faulting on a page
  * whose SIGSEGV handler makes it accessible again and returns.  A watchdog
  * ends the run with status 2 when no thread has made progress for 30 s
  * (a deadlock).  Two phases with the same threads: each thread unmaps what
@@ -88,7 +88,7 @@ static void work_phase(struct worker *w)
             n = SLOTS - at;
         unsigned char *p = arena + at * pg;
         int rc = 0;
-        switch ((r >> 12) % 6) {
+        switch ((r >> 12) % 7) {
         case 0: /* anonymous memory, fixed inside the arena */
             rc = mmap(p, n * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p
                      ? 0 : -1;
@@ -113,17 +113,20 @@ static void work_phase(struct worker *w)
         case 4: /* back to an inaccessible reservation, so the arena stays ours */
             rc = mmap(p, n * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p ? 0 : -1;
             break;
+        case 5: /* the file shrinks under every thread's mappings (only page 0 is touched) */
+            rc = ftruncate(file_fd, (off_t)pg) == 0 && ftruncate(file_fd, (off_t)(4 * pg)) == 0 ? 0 : -1;
+            break;
         default:
             rc = madvise(p, n * pg, MADV_DONTNEED);
             if (rc && (errno == ENOMEM || errno == EINVAL))
                 rc = 0;
             break;
         }
-        if (rc != 0 && legacy_window((r >> 12) % 6))
+        if (rc != 0 && legacy_window((r >> 12) % 7))
             w->window++;
         else if (rc != 0 && w->errors++ < 3) /* name the first few, so they can be looked into */
             fprintf(stderr, "soak_threads: unexpected failure: op %u at page %zu, %zu pages: %s\n",
-                    (r >> 12) % 6, at, n, strerror(errno));
+                    (r >> 12) % 7, at, n, strerror(errno));
         w->ops++;
         atomic_fetch_add(&progress, 1);
     }
