@@ -207,13 +207,13 @@ void wm_backing_hold(struct wm_backing *b)
 /* Handles released while the engine lock is held with closing deferred
  * (wm_defer_closing): closed by wm_unlock_exclusive once the lock is free,
  * because each CloseHandle is a wineserver round trip that other threads
- * need not wait for.  wm_pending_closes counts them over all threads. */
+ * need not wait for.  pending_closes counts them over all threads. */
 static __thread struct {
     bool on;
     size_t n;
     HANDLE h[32];
 } deferred;
-volatile LONG wm_pending_closes;
+static volatile LONG pending_closes;
 
 void wm_defer_closing(void)
 {
@@ -224,7 +224,7 @@ static void close_handle(HANDLE h)
 {
     if (deferred.on && deferred.n < sizeof deferred.h / sizeof deferred.h[0]) {
         deferred.h[deferred.n++] = h;
-        InterlockedIncrement(&wm_pending_closes);
+        InterlockedIncrement(&pending_closes);
     } else {
         wm_sys.CloseHandle(h);
     }
@@ -240,13 +240,13 @@ void wm_close_deferred(void)
     wm_unlock_exclusive();
     for (size_t i = 0; i < n; i++) {
         wm_sys.CloseHandle(h[i]);
-        InterlockedDecrement(&wm_pending_closes);
+        InterlockedDecrement(&pending_closes);
     }
 }
 
 void wm_await_deferred_closes(void)
 {
-    while (wm_pending_closes)
+    while (pending_closes)
         SwitchToThread();
 }
 
