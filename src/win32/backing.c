@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 static int new_backing(struct wm_backing **out)
 {
@@ -204,42 +203,36 @@ void wm_backing_hold(struct wm_backing *b)
     b->refs++;
 }
 
-/* Handles released while the engine lock is held with closing deferred
- * (wm_defer_closing): closed by wm_unlock_exclusive once the lock is free,
- * because each CloseHandle is a wineserver round trip that other threads
- * need not wait for.  pending_closes counts them over all threads. */
-static __thread struct {
-    bool on;
-    size_t n;
-    HANDLE h[32];
-} deferred;
-static volatile LONG pending_closes;
+/* The handles the thread holding the engine lock releases are collected
+ * here while it defers closing (munmap), and closed after it unlocks: each
+ * CloseHandle is a wineserver round trip that other threads need not wait
+ * for.  Only the lock holder uses it (a global guarded by the lock, not a
+ * thread-local: the C runtime's thread-locals cost a handle per thread). */
+static struct wm_closer *closer;
+static volatile LONG pending_closes; /* collected or being closed, all threads */
 
-void wm_defer_closing(void)
+void wm_defer_closing(struct wm_closer *c)
 {
-    deferred.on = true;
+    c->n = 0;
+    closer = c;
 }
 
 static void close_handle(HANDLE h)
 {
-    if (deferred.on && deferred.n < sizeof deferred.h / sizeof deferred.h[0]) {
-        deferred.h[deferred.n++] = h;
+    if (closer && wm_lock_held_by_me() && closer->n < sizeof closer->h / sizeof closer->h[0]) {
+        closer->h[closer->n++] = h;
         InterlockedIncrement(&pending_closes);
     } else {
         wm_sys.CloseHandle(h);
     }
 }
 
-void wm_close_deferred(void)
+void wm_close_deferred(struct wm_closer *c)
 {
-    size_t n = deferred.n;
-    HANDLE h[sizeof deferred.h / sizeof deferred.h[0]];
-    memcpy(h, deferred.h, n * sizeof h[0]);
-    deferred.n = 0;
-    deferred.on = false;
+    closer = NULL;
     wm_unlock_exclusive();
-    for (size_t i = 0; i < n; i++) {
-        wm_sys.CloseHandle(h[i]);
+    for (size_t i = 0; i < c->n; i++) {
+        wm_sys.CloseHandle(c->h[i]);
         InterlockedDecrement(&pending_closes);
     }
 }

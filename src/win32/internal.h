@@ -70,11 +70,15 @@ struct wm_backing *wm_region_file(const struct wm_region *r, uint64_t *off);
 bool wm_handle_allows(HANDLE h, ACCESS_MASK need);
 void wm_backing_hold(struct wm_backing *b);
 void wm_backing_release(struct wm_backing *b);
-/* With the engine lock held exclusively: handles this thread releases from
- * now on are closed by wm_close_deferred, which unlocks and then closes
- * them (munmap: other threads go on meanwhile). */
-void wm_defer_closing(void);
-void wm_close_deferred(void);
+/* With the engine lock held exclusively: handles released from now on are
+ * collected in c, and wm_close_deferred unlocks and then closes them
+ * (munmap: other threads go on meanwhile). */
+struct wm_closer {
+    size_t n;
+    HANDLE h[32];
+};
+void wm_defer_closing(struct wm_closer *c);
+void wm_close_deferred(struct wm_closer *c);
 /* Wait until every deferred handle of every thread is closed: Windows and
  * Wine refuse to shrink a file while a section of it exists (ftruncate). */
 void wm_await_deferred_closes(void);

@@ -504,14 +504,15 @@ int munmap(void *addr, size_t len)
         err = EINVAL;
     if (!err) {
         uintptr_t hi = lo + round_up(len, page);
+        struct wm_closer c;
         wm_lock_exclusive();
-        wm_defer_closing();
+        wm_defer_closing(&c);
         err = wm_isolate_range(lo, hi);
         if (!err)
             wm_remove_range(lo, hi);
         else
             wm_merge_range(lo, hi); /* undo the region splits of a failed isolation */
-        wm_close_deferred(); /* unlocks */
+        wm_close_deferred(&c); /* unlocks */
     }
     return wm_status(err);
 }
