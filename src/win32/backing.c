@@ -206,8 +206,9 @@ void wm_backing_hold(struct wm_backing *b)
 /* The handles the thread holding the engine lock releases are collected
  * here while it defers closing (munmap), and closed after it unlocks: each
  * CloseHandle is a wineserver round trip that other threads need not wait
- * for.  Only the lock holder uses it (a global guarded by the lock, not a
- * thread-local: the C runtime's thread-locals cost a handle per thread). */
+ * for.  Only the lock holder uses it: a global guarded by the lock, not a
+ * thread-local (mingw's first use of one on a thread that pthread_create did
+ * not start opens a handle that stays). */
 static struct wm_closer *closer;
 static volatile LONG pending_closes; /* collected or being closed, all threads */
 
