@@ -167,6 +167,32 @@ autotest_results() {
 count() { grep -c ": $2\$" "$1" || true; }
 secs_since() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
 
+# The two builds of a package from its source $src with configure options
+# $conf (the caller's locals).  native_build PKG DIR DETAIL COMMAND...:
+# configure and COMMAND in DIR/native; win_configure PKG DIR: the
+# cross-configure in DIR/win.  Each reports its result; false on failure.
+native_build() {
+    local pkg=$1 dir=$2 detail=$3
+    shift 3
+    say "$pkg: native build"
+    rm -rf "$dir/native" && mkdir -p "$dir/native"
+    if (cd "$dir/native" && "$src/configure" "${conf[@]}" && "$@") > "$logs/$pkg-native-build.log" 2>&1; then
+        result $pkg native build PASS "$detail"
+    else
+        result $pkg native build FAIL "see $logs/$pkg-native-build.log"
+        return 1
+    fi
+}
+
+win_configure() {
+    local pkg=$1 dir=$2
+    say "$pkg: Windows build (mingw-w64 + winmmap)"
+    rm -rf "$dir/win" && mkdir -p "$dir/win"
+    (cd "$dir/win" && env "${win_env[@]}" "$src/configure" --host=$cross "${conf[@]}") \
+        > "$logs/$pkg-win-configure.log" 2>&1 ||
+        { result $pkg windows configure FAIL "see $logs/$pkg-win-configure.log"; return 1; }
+}
+
 # =====================================================================
 # gdbm
 # =====================================================================
@@ -182,21 +208,11 @@ port_gdbm() {
     local conf=(--disable-shared --disable-nls --without-readline)
     mkdir -p "$g"
 
-    # native: the same source against glibc
-    say "gdbm: native build"
-    rm -rf "$g/native" && mkdir -p "$g/native"
-    if (cd "$g/native" && "$src/configure" "${conf[@]}" && make -j$jobs && make -j$jobs -C tests $progs t_wordwrap) \
-            > "$logs/gdbm-native-build.log" 2>&1; then
-        result gdbm native build PASS "configure + make (glibc)"
-    else
-        result gdbm native build FAIL "see $logs/gdbm-native-build.log"; return
-    fi
-
-    # Windows: cross-configure with the CONFIG_SITE file
-    say "gdbm: Windows build (mingw-w64 + winmmap)"
-    rm -rf "$g/win" && mkdir -p "$g/win"
-    (cd "$g/win" && env "${win_env[@]}" "$src/configure" --host=$cross "${conf[@]}") \
-        > "$logs/gdbm-win-configure.log" 2>&1 || { result gdbm windows configure FAIL "see $logs/gdbm-win-configure.log"; return; }
+    # native: the same source against glibc; Windows: cross-configured with
+    # the CONFIG_SITE file
+    gdbm_make() { make -j$jobs && make -j$jobs -C tests $progs t_wordwrap; }
+    native_build gdbm "$g" "configure + make (glibc)" gdbm_make || return
+    win_configure gdbm "$g" || return
     if grep -q '^#define HAVE_MMAP 1' "$g/win/autoconf.h" && grep -q '^#define HAVE_MSYNC 1' "$g/win/autoconf.h" \
        && grep -q '^#define HAVE_FLOCK 1' "$g/win/autoconf.h"; then
         result gdbm windows "configure sees mmap" PASS "autoconf.h: HAVE_MMAP 1, HAVE_MSYNC 1, HAVE_FLOCK 1"
@@ -426,18 +442,9 @@ port_libxml2() {
     # not to rerun automake (the shipped Makefile.in is used as it is).
     local mk=(ACLOCAL=true AUTOMAKE=true AUTOCONF=true AUTOHEADER=true)
     mkdir -p "$x"
-    say "libxml2: native build"
-    rm -rf "$x/native" && mkdir -p "$x/native"
-    if (cd "$x/native" && "$src/configure" "${conf[@]}" && make -j$jobs "${mk[@]}" xmllint testSchemas testRelax) \
-            > "$logs/libxml2-native-build.log" 2>&1; then
-        result libxml2 native build PASS "configure + make xmllint testSchemas testRelax"
-    else
-        result libxml2 native build FAIL "see $logs/libxml2-native-build.log"; return
-    fi
-    say "libxml2: Windows build (mingw-w64 + winmmap)"
-    rm -rf "$x/win" && mkdir -p "$x/win"
-    (cd "$x/win" && env "${win_env[@]}" "$src/configure" --host=$cross "${conf[@]}") \
-        > "$logs/libxml2-win-configure.log" 2>&1 || { result libxml2 windows configure FAIL "see $logs/libxml2-win-configure.log"; return; }
+    native_build libxml2 "$x" "configure + make xmllint testSchemas testRelax" \
+        make -j$jobs "${mk[@]}" xmllint testSchemas testRelax || return
+    win_configure libxml2 "$x" || return
     if grep -q '^#define HAVE_MMAP 1' "$x/win/config.h" && grep -q '^#define HAVE_MUNMAP 1' "$x/win/config.h"; then
         result libxml2 windows "configure sees mmap" PASS "config.h: HAVE_MMAP 1, HAVE_MUNMAP 1"
     else
