@@ -57,86 +57,89 @@ static bool in_use(const PROCESS_HEAP_ENTRY *e)
     return (e->wFlags & PROCESS_HEAP_ENTRY_BUSY) && !wine_free_lfh_group(e);
 }
 
-long long wd_heap(void)
+/* Call visit for every block in use in every process heap. */
+static void walk_heaps(void (*visit)(const PROCESS_HEAP_ENTRY *e, void *ctx), void *ctx)
 {
-    if (getenv("WMDIFF_NOLEAK"))
-        return -1;
     HANDLE heaps[64];
     DWORD n = GetProcessHeaps(64, heaps);
-    long long total = 0;
     for (DWORD h = 0; h < n && h < 64; h++) {
         PROCESS_HEAP_ENTRY e = {0};
         HeapLock(heaps[h]);
         while (HeapWalk(heaps[h], &e))
             if (in_use(&e))
-                total += e.cbData;
+                visit(&e, ctx);
         HeapUnlock(heaps[h]);
     }
+}
+
+static void add_size(const PROCESS_HEAP_ENTRY *e, void *ctx)
+{
+    *(long long *)ctx += e->cbData;
+}
+
+long long wd_heap(void)
+{
+    if (getenv("WMDIFF_NOLEAK"))
+        return -1;
+    long long total = 0;
+    walk_heaps(add_size, &total);
     return total;
 }
 
-/* The busy blocks of every process heap, kept in memory of its own (so
- * taking the snapshot does not change the heap). */
-struct wd_block {
-    const void *at;
-    unsigned long size;
+/* The blocks in use, kept in memory of their own (so taking the snapshot
+ * does not change the heap). */
+enum { MAX_BLOCKS = 1 << 20 };
+struct snapshot {
+    size_t n;
+    struct {
+        const void *at;
+        unsigned long size;
+    } b[MAX_BLOCKS];
 };
 
-static struct wd_block *heap_blocks(size_t *n)
+static void add_block(const PROCESS_HEAP_ENTRY *e, void *ctx)
 {
-    size_t cap = 1u << 20;
-    struct wd_block *b = VirtualAlloc(NULL, cap * sizeof *b, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-    *n = 0;
-    if (!b)
-        return NULL;
-    HANDLE heaps[64];
-    DWORD nh = GetProcessHeaps(64, heaps);
-    for (DWORD h = 0; h < nh && h < 64; h++) {
-        PROCESS_HEAP_ENTRY e = {0};
-        HeapLock(heaps[h]);
-        while (HeapWalk(heaps[h], &e) && *n < cap)
-            if (in_use(&e))
-                b[(*n)++] = (struct wd_block){e.lpData, e.cbData};
-        HeapUnlock(heaps[h]);
+    struct snapshot *s = ctx;
+    if (s->n < MAX_BLOCKS) {
+        s->b[s->n].at = e->lpData;
+        s->b[s->n++].size = e->cbData;
     }
-    return b;
+}
+
+static struct snapshot *heap_blocks(void)
+{
+    struct snapshot *s = VirtualAlloc(NULL, sizeof *s, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (s)
+        walk_heaps(add_block, s);
+    return s;
 }
 
 void *wd_heap_snapshot(void)
 {
-    if (getenv("WMDIFF_NOLEAK"))
-        return NULL;
-    size_t n;
-    struct wd_block *b = heap_blocks(&n);
-    if (b)
-        b[(1u << 20) - 1].size = (unsigned long)n; /* the count, in the last slot */
-    return b;
+    return getenv("WMDIFF_NOLEAK") ? NULL : heap_blocks();
 }
 
 void wd_heap_report_new(void *snapshot, FILE *out, int max)
 {
-    struct wd_block *old = snapshot;
-    if (!old)
-        return;
-    size_t nold = old[(1u << 20) - 1].size, n;
-    struct wd_block *now = heap_blocks(&n);
+    const struct snapshot *old = snapshot;
+    struct snapshot *now = old ? heap_blocks() : NULL;
     if (!now)
         return;
     int shown = 0;
     long long total = 0;
     size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < now->n; i++) {
         bool known = false;
-        for (size_t j = 0; j < nold && !known; j++)
-            known = old[j].at == now[i].at && old[j].size == now[i].size;
+        for (size_t j = 0; j < old->n && !known; j++)
+            known = old->b[j].at == now->b[i].at && old->b[j].size == now->b[i].size;
         if (known)
             continue;
         count++;
-        total += now[i].size;
+        total += now->b[i].size;
         if (shown++ < max) {
-            fprintf(out, "  new heap block %p, %lu bytes:", now[i].at, now[i].size);
-            const unsigned char *p = now[i].at;
-            for (unsigned long k = 0; k < now[i].size && k < 32; k++)
+            fprintf(out, "  new heap block %p, %lu bytes:", now->b[i].at, now->b[i].size);
+            const unsigned char *p = now->b[i].at;
+            for (unsigned long k = 0; k < now->b[i].size && k < 32; k++)
                 fprintf(out, " %02x", p[k]);
             fprintf(out, "\n");
         }
