@@ -25,8 +25,8 @@ static const char *check_region(const struct wm_region *r)
         return "VirtualQuery failed";
     if (r->flags & WM_R_PAST_EOF)
         return mi.State == MEM_RESERVE ? NULL : "range past EOF is not reserved";
-    if (mi.Type != MEM_MAPPED)
-        return "not a mapped view";
+    if (mi.Type != (r->backing->priv ? MEM_PRIVATE : MEM_MAPPED))
+        return r->backing->priv ? "not private memory" : "not a mapped view";
     if ((uintptr_t)mi.AllocationBase != r->vstart)
         return "view starts elsewhere than recorded";
     bool committed = !r->backing->reserve_only || (r->flags & WM_R_COMMITTED);

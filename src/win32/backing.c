@@ -48,6 +48,22 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
     return 0;
 }
 
+int wm_backing_private(uint64_t size, bool reserve_only, struct wm_backing **out)
+{
+    struct wm_backing *b;
+    int err = new_backing(&b);
+    if (err)
+        return err;
+    b->kind = WM_B_ANON;
+    b->priv = 1;
+    b->writable = 1;
+    b->exec = 1; /* VirtualProtect gives private memory any protection */
+    b->reserve_only = reserve_only;
+    b->size = size;
+    *out = b;
+    return 0;
+}
+
 bool wm_handle_allows(HANDLE h, ACCESS_MASK need)
 {
     struct wm_object_basic_information info;
@@ -257,6 +273,11 @@ void wm_backing_release(struct wm_backing *b)
         free(b->origin);
     }
     free(b);
+}
+
+struct wm_maparg wm_backing_maparg(const struct wm_backing *b, uint64_t offset)
+{
+    return (struct wm_maparg){b->section, offset, wm_backing_access(b), b->priv && b->reserve_only};
 }
 
 DWORD wm_backing_access(const struct wm_backing *b)

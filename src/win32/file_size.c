@@ -49,7 +49,7 @@ static int grow_into(uintptr_t addr)
         wm_backing_release(nb);
         return err;
     }
-    struct wm_maparg m = {nb->section, off, wm_backing_access(nb)};
+    struct wm_maparg m = wm_backing_maparg(nb, off);
     uint64_t len = nb->size - off < (uint64_t)(hi - lo) ? nb->size - off : hi - lo;
     if ((err = wm_engine.place->map(lo, (size_t)len, &m))) {
         wm_merge_range(lo, hi);
@@ -206,7 +206,7 @@ static int remap(uintptr_t vs)
         return err;
     if (p == vs)
         return 0;
-    struct wm_maparg m = {b->section, voff, wm_backing_access(b)};
+    struct wm_maparg m = wm_backing_maparg(b, voff);
     uint64_t len = b->size - voff < (uint64_t)(p - vs) ? b->size - voff : p - vs;
     if ((err = pl->map(vs, (size_t)len, &m)) && (err = pl->map(vs, (size_t)len, &m)))
         return err;
@@ -246,7 +246,7 @@ static int truncate_mapped(HANDLE h, uint64_t len)
     size_t done;
     for (done = 0; done < n && !err; done++) {
         struct wm_region *r = wm_region_find(&wm_engine.regions, views[done]);
-        err = wm_engine.place->unmap(r->vstart, r->vend - r->vstart);
+        err = wm_engine.place->unmap(r->vstart, r->vend - r->vstart, false);
     }
     if (err) {
         done--; /* the failed one is still mapped */

@@ -106,22 +106,6 @@ static bool is_private_copy(const struct wm_region *r)
     return !(r->flags & (WM_R_DONTFORK | WM_R_PAST_EOF | WM_R_SHARED));
 }
 
-/* Copy n bytes (whole 4 KiB blocks) to the copies' section, leaving out
- * blocks that are all zeros: the section holds zeros already, and each
- * page written there is a page committed and faulted in (a 64 KiB legacy
- * page with one byte written costs a sixteenth). */
-static void copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n)
-{
-    for (size_t at = 0; at < n; at += 4096) {
-        const uint64_t *w = (const uint64_t *)(src + at);
-        size_t j = 0;
-        while (j < 4096 / 8 && !w[j])
-            j++;
-        if (j < 4096 / 8)
-            memcpy(dst + at, src + at, 4096);
-    }
-}
-
 /* The bytes of private region r, copied to offset c->next of the copies'
  * section.  Read through the region's own section where its pages may be
  * unreadable, so no protection changes here. */
@@ -136,7 +120,17 @@ static int copy_private(struct child *c, const struct wm_region *r)
         return 0; /* the section's zeros */
     const unsigned char *src = (const unsigned char *)r->start;
     void *tmp = NULL;
-    if (!(r->prot & PROT_READ)) {
+    DWORD old;
+    if (b->priv && r->prot == PROT_NONE) {
+        /* No section to read through: the pages are readable for the copy
+         * (another thread touching them meanwhile is not stopped). */
+        if (!wm_sys.VirtualProtect((void *)r->start, n, PAGE_READONLY, &old))
+            return wm_last_errno();
+        wm_copy_nonzero(dst, src, n);
+        VirtualProtect((void *)r->start, n, old, &old);
+        return 0;
+    }
+    if (!(r->prot & PROT_READ) && !b->priv) {
         if (b->cow)
             return EACCES; /* an unreadable private file view: no other way in */
         /* Anonymous memory: its own section holds the bytes. */
@@ -147,7 +141,7 @@ static int copy_private(struct child *c, const struct wm_region *r)
             return wm_last_errno();
         src = (const unsigned char *)tmp + (off - base);
     }
-    copy_nonzero(dst, src, n);
+    wm_copy_nonzero(dst, src, n);
     if (tmp)
         wm_sys.UnmapViewOfFile(tmp);
     return 0;

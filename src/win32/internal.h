@@ -24,7 +24,7 @@ int wm_status(int err);
 enum { WM_B_ANON, WM_B_FILE };
 
 struct wm_backing {
-    HANDLE section;     /* NULL when the file part is empty (all past EOF) */
+    HANDLE section;     /* NULL when the file part is empty (all past EOF), and for priv */
     HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
     uint64_t size;      /* bytes the section covers (file: its size at creation) */
     /* Only for the anonymous copy of a private file view: where its bytes
@@ -37,6 +37,11 @@ struct wm_backing {
     uint8_t exec : 1;           /* section allows execute */
     uint8_t reserve_only : 1;   /* SEC_RESERVE: pages are committed on demand */
     uint8_t match : 1;          /* scratch: maps the file being truncated (file_size.c) */
+    /* Private anonymous memory with no section (VirtualAlloc): its bytes
+     * live in the view itself and are lost when it is unmapped, so the
+     * engine turns it into a section view before it splits or moves it
+     * (wm_materialize_view). */
+    uint8_t priv : 1;
 };
 
 /* The file a copied private view came from (wm_materialize_view), so its
@@ -49,6 +54,9 @@ struct wm_origin {
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
  * should be committed yet (PROT_NONE, MAP_NORESERVE). */
 int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
+/* Private anonymous memory of size bytes, without a section (priv):
+ * reserve_only when nothing is committed until mprotect makes it accessible. */
+int wm_backing_private(uint64_t size, bool reserve_only, struct wm_backing **out);
 /* A section over the file behind handle h, for a mapping of the given kind. */
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
 /* A backing over handles this process already owns (a fork child's), with
@@ -86,11 +94,16 @@ void wm_await_deferred_closes(void);
 DWORD wm_backing_access(const struct wm_backing *b);
 
 /* ---- place_*.c: how views and reservations are put in the address space ---- */
+/* What a view shows: a section from offset, or (section NULL) fresh private
+ * memory, read-write, or only reserved when reserve_only. */
 struct wm_maparg {
     HANDLE section;
     uint64_t offset;
     DWORD access; /* FILE_MAP_* */
+    bool reserve_only;
 };
+/* The maparg for a view of b from offset. */
+struct wm_maparg wm_backing_maparg(const struct wm_backing *b, uint64_t offset);
 
 /* A range is "reserved" (ours, inaccessible) or a "view".  Reserved ranges can
  * be split; views are mapped into and unmapped back to reserved ranges whole. */
@@ -112,10 +125,11 @@ struct wm_place {
     /* Make sure an unmapped range past EOF is reserved (legacy leaves the
      * range of an unmapped view free). */
     int (*ensure_reserved)(uintptr_t addr, size_t len);
-    /* Turn the view at [addr, addr+len) back into a reserved range. */
-    int (*unmap)(uintptr_t addr, size_t len);
+    /* Turn the view at [addr, addr+len) back into a reserved range (priv:
+     * a view of private memory, whose bytes are lost). */
+    int (*unmap)(uintptr_t addr, size_t len, bool priv);
     /* Free a view or a reserved range for good (cannot fail). */
-    void (*free_view)(uintptr_t addr, size_t len);
+    void (*free_view)(uintptr_t addr, size_t len, bool priv);
     void (*free_reserved)(uintptr_t addr, size_t len);
     /* If addr lies in address space the strategy keeps outside every region
      * (exact: spare placeholders), the end of that range; else 0. */
@@ -207,6 +221,11 @@ void wm_restore_view(const struct wm_region *r);
 /* Replace a copy-on-write view that may hold private pages by a view of an
  * anonymous section holding the same bytes, so it can be split and remapped. */
 int wm_materialize_view(uintptr_t vstart);
+/* Copy n bytes (whole 4 KiB blocks) into dst, which holds zeros, leaving
+ * out blocks that are all zeros: each page written there is a page
+ * committed and faulted in (a 64 KiB legacy page with one byte written
+ * costs a sixteenth). */
+void wm_copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n);
 /* Remove every region in [lo, hi) (which must start and end on view
  * boundaries) and free the views and backings left unused. */
 void wm_remove_range(uintptr_t lo, uintptr_t hi);

@@ -49,7 +49,7 @@ static bool gaps_are_free(uintptr_t lo, uintptr_t hi)
 static int map_pieces(const struct request *q, struct wm_piece *pc, size_t n)
 {
     const struct wm_place *pl = wm_engine.place;
-    struct wm_maparg m = {q->b->section, 0, wm_backing_access(q->b)};
+    struct wm_maparg m = wm_backing_maparg(q->b, 0);
     for (size_t i = 0; i < n; i++) {
         if (pc[i].start >= q->file_end)
             break;
@@ -60,7 +60,7 @@ static int map_pieces(const struct request *q, struct wm_piece *pc, size_t n)
         int err = pl->map(pc[i].start, len, &m);
         if (err) {
             while (i-- > 0)
-                if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start))
+                if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start, q->b->priv))
                     pc[i].mapped = false;
             return err;
         }
@@ -136,7 +136,7 @@ static int reserve_pieces(struct wm_piece *pc, size_t n)
         if (!pc[i].old)
             err = pl->reserve(pc[i].start, pc[i].end - pc[i].start, true, &got);
         else if (!(pc[i].old->flags & WM_R_PAST_EOF))
-            err = pl->unmap(pc[i].start, pc[i].end - pc[i].start);
+            err = pl->unmap(pc[i].start, pc[i].end - pc[i].start, false); /* prepare_range copied private memory */
         if (err) {
             undo_pieces(pc, i);
             return err;
@@ -221,7 +221,7 @@ static int place_pieces(struct request *q, struct wm_piece *pc, size_t n, bool t
             err = pl->ensure_reserved(pc[i].start, pc[i].end - pc[i].start);
     if (err) {
         for (size_t i = 0; i < n; i++)
-            if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start))
+            if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start, q->b->priv))
                 pc[i].mapped = false;
         goto unsplit;
     }
@@ -232,7 +232,7 @@ static int place_pieces(struct request *q, struct wm_piece *pc, size_t n, bool t
     if (err) {
         for (size_t i = 0; i < n; i++) {
             wm_backing_release(q->b);
-            if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start))
+            if (pc[i].mapped && !pl->unmap(pc[i].start, pc[i].end - pc[i].start, q->b->priv))
                 pc[i].mapped = false;
         }
         goto unsplit;
@@ -277,7 +277,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
         struct wm_region *r = wm_region_new();
         if (!r)
             return ENOMEM;
-        struct wm_maparg m = {q->b->section, q->offset, wm_backing_access(q->b)};
+        struct wm_maparg m = wm_backing_maparg(q->b, q->offset);
         size_t len = q->b->size - q->offset < rlen ? (size_t)(q->b->size - q->offset) : rlen;
         if ((err = pl->map_new(hint, len, &m, &a))) {
             wm_region_free(r);
@@ -288,7 +288,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
         struct wm_piece p = {a, a + rlen, NULL, true};
         fill_region(r, q, &p);
         if ((err = wm_apply_fresh_prot(r))) {
-            pl->free_view(a, rlen);
+            pl->free_view(a, rlen, q->b->priv);
             wm_backing_release(q->b);
             wm_region_free(r);
             return err;
@@ -429,14 +429,18 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
             return ENODEV;
     }
     struct wm_backing *b = NULL;
-    /* PROT_NONE anonymous memory commits nothing until it is made accessible
-     * (SEC_RESERVE), where uncommitted pages really are inaccessible. */
-    bool reserve_only = prot == PROT_NONE && !wm_engine.reserve_unenforced;
+    /* Anonymous memory commits nothing while it is PROT_NONE: private memory
+     * is reserved; a shared section is SEC_RESERVE where uncommitted pages
+     * of a view really are inaccessible (not under Wine). */
+    int err = 0;
+    if (anon && type == MAP_PRIVATE)
+        err = wm_backing_private(rlen, prot == PROT_NONE, &b);
     /* An anonymous section is made outside the lock.  A file's section is
      * made (and closed, if the mapping fails) under it: ftruncate takes down
      * every section of the file before it shrinks it, because Windows and
      * Wine refuse while one exists, and must not meet one no region holds. */
-    int err = anon ? wm_backing_anon(rlen, reserve_only, &b) : 0;
+    else if (anon)
+        err = wm_backing_anon(rlen, prot == PROT_NONE && !wm_engine.reserve_unenforced, &b);
     if (err)
         return err;
     struct request q;

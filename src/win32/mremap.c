@@ -64,7 +64,7 @@ static int continuation(const struct wm_region *last, uintptr_t at, size_t len, 
 {
     if ((last->flags & WM_R_ANON) && !(last->flags & WM_R_SHARED)) {
         *off = 0;
-        return wm_backing_anon(len, last->prot == PROT_NONE && !wm_engine.reserve_unenforced, b);
+        return wm_backing_private(len, last->prot == PROT_NONE, b);
     }
     if (last->flags & WM_R_ANON) {
         /* A shared object does not grow: pages past its end are SIGBUS. */
@@ -155,7 +155,7 @@ static int add_part(struct move *mv, uintptr_t start, uintptr_t end, uintptr_t s
                     uint64_t offset)
 {
     uintptr_t m = start;
-    if (b && b->section && offset < b->size) {
+    if (b && (b->section || b->priv) && offset < b->size) {
         uint64_t avail = round_up((size_t)(b->size - offset), wm_engine.page);
         m = avail < end - start ? start + (uintptr_t)avail : end;
     }
@@ -220,7 +220,7 @@ static int map_cuts(struct move *mv)
         size_t len = c->end - c->start;
         if (c->b->size - c->offset < len)
             len = (size_t)(c->b->size - c->offset);
-        struct wm_maparg m = {c->b->section, c->offset, wm_backing_access(c->b)};
+        struct wm_maparg m = wm_backing_maparg(c->b, c->offset);
         int err = pl->map(c->start, len, &m);
         if (err)
             return err;
@@ -239,7 +239,8 @@ static void unmap_cuts(struct move *mv)
 {
     for (size_t i = 0; i < mv->ncuts; i++)
         if (mv->cuts[i].mapped && !wm_engine.place->unmap(mv->cuts[i].start,
-                                                          mv->cuts[i].end - mv->cuts[i].start))
+                                                          mv->cuts[i].end - mv->cuts[i].start,
+                                                          mv->cuts[i].b->priv))
             mv->cuts[i].mapped = false;
 }
 
@@ -330,7 +331,7 @@ static int refill(const struct move *mv)
     int err;
     if ((r->flags & WM_R_ANON) && !(r->flags & WM_R_SHARED)) {
         off = 0;
-        err = wm_backing_anon(mv->osz, r->prot == PROT_NONE && !wm_engine.reserve_unenforced, &b);
+        err = wm_backing_private(mv->osz, r->prot == PROT_NONE, &b);
     } else {
         struct wm_region *first = wm_region_find(&wm_engine.regions, mv->old);
         if (r->flags & WM_R_ANON) {

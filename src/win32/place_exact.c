@@ -208,13 +208,20 @@ static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 
 static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
 {
+    void *p;
+    if (!m->section) {
+        DWORD type = MEM_RESERVE | MEM_REPLACE_PLACEHOLDER | (m->reserve_only ? 0 : MEM_COMMIT);
+        p = wm_sys.VirtualAlloc2(self(), (void *)addr, len, type,
+                                 m->reserve_only ? PAGE_NOACCESS : PAGE_READWRITE, NULL, 0);
+        return p ? 0 : wm_last_errno();
+    }
     DWORD prot = (m->access & FILE_MAP_COPY) == FILE_MAP_COPY ? PAGE_WRITECOPY
                  : (m->access & FILE_MAP_WRITE)                ? PAGE_READWRITE
                                                                : PAGE_READONLY;
     if (m->access & FILE_MAP_EXECUTE)
         prot <<= 4; /* PAGE_X -> PAGE_EXECUTE_X */
-    void *p = wm_sys.MapViewOfFile3(m->section, self(), (void *)addr, m->offset, len,
-                                    MEM_REPLACE_PLACEHOLDER, prot, NULL, 0);
+    p = wm_sys.MapViewOfFile3(m->section, self(), (void *)addr, m->offset, len,
+                              MEM_REPLACE_PLACEHOLDER, prot, NULL, 0);
     return p ? 0 : wm_last_errno();
 }
 
@@ -260,20 +267,38 @@ static int ensure_reserved(uintptr_t addr, size_t len)
     return 0; /* an unmapped view is always a placeholder here */
 }
 
-static int unmap(uintptr_t addr, size_t len)
+/* Private memory that replaced a placeholder goes back to one with
+ * MEM_PRESERVE_PLACEHOLDER (Wine 10 wants its size, not 0). */
+static bool unmap_to_placeholder(uintptr_t addr, size_t len, bool priv)
 {
-    (void)len;
-    if (!wm_sys.UnmapViewOfFile2(self(), (void *)addr, MEM_PRESERVE_PLACEHOLDER))
-        return wm_last_errno();
-    return 0;
+    if (priv)
+        return wm_sys.VirtualFree((void *)addr, len, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER);
+    return wm_sys.UnmapViewOfFile2(self(), (void *)addr, MEM_PRESERVE_PLACEHOLDER);
 }
 
-static void free_view(uintptr_t addr, size_t len)
+static int unmap(uintptr_t addr, size_t len, bool priv)
 {
+    return unmap_to_placeholder(addr, len, priv) ? 0 : wm_last_errno();
+}
+
+static void free_view(uintptr_t addr, size_t len, bool priv)
+{
+    if (priv && addr % GRAN == 0) {
+        /* Retakeable at once: released in one call, not kept as a spare
+         * placeholder first (anonymous memory is mapped and unmapped often). */
+        if (wm_sys.VirtualFree((void *)addr, 0, MEM_RELEASE)) {
+            struct wm_region *s = wm_region_find(&spare, addr + len);
+            if (s && s->start == addr + len)
+                release_spare_from(s);
+            return;
+        }
+    }
     /* Keep the range as a placeholder (see give_back); should that ever
      * fail, release it outright rather than leave the view. */
-    if (wm_sys.UnmapViewOfFile2(self(), (void *)addr, MEM_PRESERVE_PLACEHOLDER))
+    if (unmap_to_placeholder(addr, len, priv))
         give_back(addr, len);
+    else if (priv)
+        VirtualFree((void *)addr, 0, MEM_RELEASE);
     else
         wm_sys.UnmapViewOfFile((void *)addr);
 }

@@ -8,6 +8,8 @@
  * range free, not reserved, until the next step takes it. */
 #include "internal.h"
 
+#include <errno.h>
+
 /* Reservations made for this process by another (a fork child's runs of
  * adjacent ranges, adopt_reserved); guarded by the engine lock. */
 static struct wm_region_table adopted;
@@ -137,8 +139,30 @@ static int ensure_reserved(uintptr_t addr, size_t len)
     return is_free(addr) ? retake(addr, len) : 0;
 }
 
+/* Private memory in [addr, addr+len): committed inside our reservation
+ * there, or allocated afresh when the range is free. */
+static int map_private(uintptr_t addr, size_t len, const struct wm_maparg *m)
+{
+    DWORD prot = m->reserve_only ? PAGE_NOACCESS : PAGE_READWRITE;
+    if (!is_free(addr)) {
+        if (m->reserve_only || wm_sys.VirtualAlloc((void *)addr, len, MEM_COMMIT, prot))
+            return 0;
+        return wm_last_errno();
+    }
+    DWORD type = MEM_RESERVE | (m->reserve_only ? 0 : MEM_COMMIT);
+    void *p = wm_sys.VirtualAlloc((void *)addr, len, type, prot);
+    if (p == (void *)addr)
+        return 0;
+    int err = p ? ENOMEM : wm_last_errno();
+    if (p)
+        VirtualFree(p, 0, MEM_RELEASE);
+    return err;
+}
+
 static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
 {
+    if (!m->section)
+        return map_private(addr, len, m);
     free_reserved(addr, len);
     void *p = wm_sys.MapViewOfFileEx(m->section, m->access, (DWORD)(m->offset >> 32),
                                      (DWORD)m->offset, len, (void *)addr);
@@ -151,32 +175,45 @@ static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
     return err;
 }
 
+static void *new_view(const struct wm_maparg *m, size_t len, uintptr_t at)
+{
+    if (!m->section)
+        return wm_sys.VirtualAlloc((void *)at, len, MEM_RESERVE | (m->reserve_only ? 0 : MEM_COMMIT),
+                                   m->reserve_only ? PAGE_NOACCESS : PAGE_READWRITE);
+    return wm_sys.MapViewOfFileEx(m->section, m->access, (DWORD)(m->offset >> 32), (DWORD)m->offset,
+                                  len, (void *)at);
+}
+
 static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
-    DWORD hi = (DWORD)(m->offset >> 32), lo = (DWORD)m->offset;
-    void *p = hint ? wm_sys.MapViewOfFileEx(m->section, m->access, hi, lo, len, (void *)hint) : NULL;
+    void *p = hint ? new_view(m, len, hint) : NULL;
     if (!p)
-        p = wm_sys.MapViewOfFileEx(m->section, m->access, hi, lo, len, NULL);
+        p = new_view(m, len, 0);
     if (!p)
         return wm_last_errno();
     *out = (uintptr_t)p;
     return 0;
 }
 
-/* The range is left free rather than reserved: taking it back could fail
- * and leave neither view nor reservation.  The next step (map, or
- * ensure_reserved for a range past EOF) takes it again. */
-static int unmap(uintptr_t addr, size_t len)
+/* A section view's range is left free rather than reserved: taking it back
+ * could fail and leave neither view nor reservation.  The next step (map, or
+ * ensure_reserved for a range past EOF) takes it again.  Private memory is
+ * decommitted and stays reserved. */
+static int unmap(uintptr_t addr, size_t len, bool priv)
 {
-    (void)len;
+    if (priv)
+        return VirtualFree((void *)addr, len, MEM_DECOMMIT) ? 0 : wm_last_errno();
     wm_sys.UnmapViewOfFile((void *)addr);
     return 0;
 }
 
-static void free_view(uintptr_t addr, size_t len)
+static void free_view(uintptr_t addr, size_t len, bool priv)
 {
     (void)len;
-    wm_sys.UnmapViewOfFile((void *)addr);
+    if (priv)
+        VirtualFree((void *)addr, 0, MEM_RELEASE);
+    else
+        wm_sys.UnmapViewOfFile((void *)addr);
 }
 
 static uintptr_t spare_end(uintptr_t addr)

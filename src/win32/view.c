@@ -43,8 +43,7 @@ static size_t view_map_len(const struct wm_region *r)
 
 static struct wm_maparg view_arg(const struct wm_region *r)
 {
-    struct wm_maparg m = {r->backing->section, wm_view_offset(r), wm_backing_access(r->backing)};
-    return m;
+    return wm_backing_maparg(r->backing, wm_view_offset(r));
 }
 
 void wm_set_view(uintptr_t lo, uintptr_t hi, uintptr_t vs, uintptr_t ve)
@@ -111,8 +110,8 @@ int wm_apply_fresh_prot(struct wm_region *r)
     fresh = (a & FILE_MAP_COPY) == FILE_MAP_COPY && !(a & FILE_MAP_WRITE) ? PAGE_WRITECOPY
             : (a & FILE_MAP_WRITE)                                        ? PAGE_READWRITE
                                                                           : PAGE_READONLY;
-    if (a & FILE_MAP_EXECUTE)
-        fresh <<= 4;
+    if ((a & FILE_MAP_EXECUTE) && !b->priv)
+        fresh <<= 4; /* private memory is made read-write (place_*.c) */
     /* A new view already has its section's access: one server round trip
      * less under Wine when that is what was asked for. */
     if (b->reserve_only || (r->flags & WM_R_LOCKED) || wm_win_prot(b, r->prot) != fresh)
@@ -150,7 +149,7 @@ bool wm_view_has_private_pages(uintptr_t vstart)
 {
     for (struct wm_region *r = wm_region_find(&wm_engine.regions, vstart); r && r->vstart == vstart;
          r = wm_region_next(&wm_engine.regions, r))
-        if (r->flags & WM_R_COW_WRITTEN)
+        if ((r->flags & WM_R_COW_WRITTEN) || r->backing->priv)
             return true;
     return false;
 }
@@ -186,7 +185,7 @@ int wm_split_view_at(uintptr_t addr)
         size_t whole = view_map_len(r), lolen = addr - vs;
         if (whole <= lolen)
             return EINVAL; /* cannot happen: addr lies within the mapped part */
-        if ((err = pl->unmap(vs, ve - vs))) {
+        if ((err = pl->unmap(vs, ve - vs, false))) {
             wm_restore_view(r);
             return err;
         }
@@ -200,7 +199,7 @@ int wm_split_view_at(uintptr_t addr)
             return err;
         }
         if ((err = pl->map(addr, whole - lolen, &mhi))) {
-            pl->unmap(vs, lolen);
+            pl->unmap(vs, lolen, false);
             pl->join(vs, ve - vs);
             wm_restore_view(r);
             return err;
@@ -219,50 +218,86 @@ int wm_split_view_at(uintptr_t addr)
     return err;
 }
 
+void wm_copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    for (size_t at = 0; at < n; at += 4096) {
+        const uint64_t *w = (const uint64_t *)(src + at);
+        size_t j = 0;
+        while (j < 4096 / 8 && !w[j])
+            j++;
+        if (j < 4096 / 8)
+            memcpy(dst + at, src + at, 4096);
+    }
+}
+
+/* Copy the bytes of the regions of the view at vs into tmp, a fresh view of
+ * an anonymous section (nb) of the view's size: only 4 KiB blocks that are
+ * not all zeros (the section's pages are zeros already; each one written is
+ * a page committed).  Unreadable regions are made readable; the caller puts
+ * every protection back. */
+static int copy_view(uintptr_t vs, unsigned char *tmp, const struct wm_backing *nb)
+{
+    for (struct wm_region *r = wm_region_find(&wm_engine.regions, vs); r && r->vstart == vs;
+         r = wm_region_next(&wm_engine.regions, r)) {
+        const struct wm_backing *b = r->backing;
+        size_t n = (wm_region_mapped_len(r) + 4095) & ~(size_t)4095; /* whole 4 KiB pages */
+        if (!n || (b->reserve_only && !(r->flags & WM_R_COMMITTED)))
+            continue; /* nothing there but zeros */
+        unsigned char *dst = tmp + (r->start - vs);
+        if (nb->reserve_only && !wm_sys.VirtualAlloc(dst, n, MEM_COMMIT, PAGE_READWRITE))
+            return wm_last_errno();
+        DWORD old;
+        if (r->prot == PROT_NONE && !wm_sys.VirtualProtect((void *)r->start, n, PAGE_READONLY, &old))
+            return wm_last_errno();
+        wm_copy_nonzero(dst, (const unsigned char *)r->start, n);
+    }
+    return 0;
+}
+
 int wm_materialize_view(uintptr_t vs)
 {
     const struct wm_place *pl = wm_engine.place;
     struct wm_region *first = wm_region_find(&wm_engine.regions, vs);
+    struct wm_backing *ob = first->backing;
     uintptr_t ve = first->vend;
-    size_t len = ve - vs, maplen = view_map_len(first), page = 4096;
-    size_t copylen = (maplen + page - 1) / page * page; /* Windows maps whole 4 KiB pages */
+    size_t len = ve - vs;
     struct wm_backing *nb;
-    int err = wm_backing_anon(len, false, &nb);
+    /* Uncommitted private memory stays uncommitted where a section can
+     * keep pages inaccessible that way (not under Wine). */
+    int err = wm_backing_anon(len, ob->priv && ob->reserve_only && !wm_engine.reserve_unenforced, &nb);
     if (err)
         return err;
-    nb->exec = first->backing->exec;
-    if (!(nb->origin = malloc(sizeof *nb->origin))) {
-        wm_backing_release(nb);
-        return ENOMEM;
+    if (!ob->priv) {
+        /* A copy-on-write file view: the copy remembers the file, and may
+         * execute only if the file's section could. */
+        nb->exec = ob->exec;
+        if (!(nb->origin = malloc(sizeof *nb->origin))) {
+            wm_backing_release(nb);
+            return ENOMEM;
+        }
+        nb->origin->file = ob;
+        nb->origin->offset = wm_view_offset(first);
+        wm_backing_hold(ob);
     }
-    nb->origin->file = first->backing;
-    nb->origin->offset = wm_view_offset(first);
-    wm_backing_hold(first->backing);
-    char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
+    unsigned char *tmp = wm_sys.MapViewOfFileEx(nb->section, FILE_MAP_WRITE, 0, 0, len, NULL);
     if (!tmp) {
         err = wm_last_errno();
         wm_backing_release(nb);
         return err;
     }
-    /* Make unreadable regions readable for the copy; their protection is put
-     * back below whether or not the swap succeeds. */
-    DWORD old;
-    if (!wm_sys.VirtualProtect((void *)vs, copylen, PAGE_READONLY, &old))
-        err = wm_last_errno();
-    else
-        memcpy(tmp, (void *)vs, copylen);
+    err = copy_view(vs, tmp, nb);
     wm_sys.UnmapViewOfFile(tmp);
     if (!err)
-        err = pl->unmap(vs, len);
+        err = pl->unmap(vs, len, ob->priv);
     if (err) {
         wm_apply_view_prots(vs);
         wm_backing_release(nb);
         return err;
     }
-    struct wm_maparg m = {nb->section, 0, wm_backing_access(nb)};
+    struct wm_maparg m = wm_backing_maparg(nb, 0);
     if ((err = pl->map(vs, len, &m)) && (err = pl->map(vs, len, &m))) {
         /* The private pages are gone with the old view; keep the address
-         * range mapped from the file at least. */
+         * range mapped (from the file, or fresh private memory) at least. */
         wm_restore_view(first);
         wm_backing_release(nb);
         return err;
@@ -294,7 +329,7 @@ void wm_remove_range(uintptr_t lo, uintptr_t hi)
             if (is_reserved(r))
                 wm_engine.place->free_reserved(r->vstart, r->vend - r->vstart);
             else
-                wm_engine.place->free_view(r->vstart, r->vend - r->vstart);
+                wm_engine.place->free_view(r->vstart, r->vend - r->vstart, r->backing->priv);
         }
         wm_backing_release(r->backing);
         wm_region_free(r);
