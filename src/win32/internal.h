@@ -213,13 +213,16 @@ int wm_apply_prot(struct wm_region *r);
 int wm_apply_fresh_prot(struct wm_region *r);
 /* Apply protections to every region of the view starting at vstart. */
 int wm_apply_view_prots(uintptr_t vstart);
-/* Whether the view at vstart is copy-on-write and was ever writable. */
+/* Whether the view at vstart holds bytes that live in no section: a
+ * copy-on-write view that was ever writable, or private memory that holds
+ * committed pages. */
 bool wm_view_has_private_pages(uintptr_t vstart);
 /* Map the whole view holding r back into its (reserved or free) range, with
  * its regions' protections: the undo step after a failed split or replace. */
 void wm_restore_view(const struct wm_region *r);
-/* Replace a copy-on-write view that may hold private pages by a view of an
- * anonymous section holding the same bytes, so it can be split and remapped. */
+/* Replace a view whose bytes live in no section (wm_view_has_private_pages)
+ * by a view of an anonymous section holding the same bytes, so it can be
+ * split and remapped. */
 int wm_materialize_view(uintptr_t vstart);
 /* Copy n bytes (whole 4 KiB blocks) into dst, which holds zeros, leaving
  * out blocks that are all zeros: each page written there is a page

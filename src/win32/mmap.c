@@ -136,7 +136,7 @@ static int reserve_pieces(struct wm_piece *pc, size_t n)
         if (!pc[i].old)
             err = pl->reserve(pc[i].start, pc[i].end - pc[i].start, true, &got);
         else if (!(pc[i].old->flags & WM_R_PAST_EOF))
-            err = pl->unmap(pc[i].start, pc[i].end - pc[i].start, false); /* prepare_range copied private memory */
+            err = pl->unmap(pc[i].start, pc[i].end - pc[i].start, pc[i].old->backing->priv);
         if (err) {
             undo_pieces(pc, i);
             return err;
@@ -306,7 +306,8 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
 }
 
 /* Make [lo, hi) ready to receive new views: view boundaries at lo and hi,
- * private pages of copy-on-write views copied (they could not be put back
+ * bytes that live in no section (private pages of copy-on-write views,
+ * committed private memory) copied into one (they could not be put back
  * once their view is unmapped), and its pieces (old views and gaps) in *pc
  * (malloc'd, room for one more), not yet reserved. */
 static int prepare_range(uintptr_t lo, uintptr_t hi, struct wm_piece **pc, size_t *n)

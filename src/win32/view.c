@@ -145,11 +145,17 @@ int wm_split_region_at(uintptr_t addr)
     return wm_region_split_at(&wm_engine.regions, r, addr) ? 0 : ENOMEM;
 }
 
+/* Whether r holds bytes of its own (committed private memory). */
+static bool holds_data(const struct wm_region *r)
+{
+    return !r->backing->reserve_only || (r->flags & WM_R_COMMITTED);
+}
+
 bool wm_view_has_private_pages(uintptr_t vstart)
 {
     for (struct wm_region *r = wm_region_find(&wm_engine.regions, vstart); r && r->vstart == vstart;
          r = wm_region_next(&wm_engine.regions, r))
-        if ((r->flags & WM_R_COW_WRITTEN) || r->backing->priv)
+        if ((r->flags & WM_R_COW_WRITTEN) || (r->backing->priv && holds_data(r)))
             return true;
     return false;
 }
@@ -164,6 +170,92 @@ void wm_restore_view(const struct wm_region *r)
     wm_apply_view_prots(vs);
 }
 
+/* Private memory is split in place by keeping its bytes aside while its
+ * view is unmapped and mapped again in two (allocations cannot be split):
+ * a copy of what is committed, which for the usual split (a hole in an
+ * allocator's arena, the head or tail of an aligned block) is little.  A
+ * view holding more is copied into a section instead, once, after which
+ * every split costs no copy (wm_materialize_view). */
+#define SAVE_MAX ((size_t)4 << 20)
+
+struct saved {
+    size_t n;
+    struct saved_part {
+        uintptr_t at;
+        size_t len;
+        unsigned char *bytes;
+    } *part;
+};
+
+static void free_saved(struct saved *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->part[i].bytes);
+    free(sv->part);
+    sv->n = 0;
+    sv->part = NULL;
+}
+
+/* Keep the bytes of the private view at vs in sv; ENOMEM when there are
+ * more than SAVE_MAX (or no memory).  Unreadable pages are made readable;
+ * wm_apply_view_prots puts them back. */
+static int save_view(uintptr_t vs, struct saved *sv)
+{
+    size_t n = 0, total = 0;
+    struct wm_region *first = wm_region_find(&wm_engine.regions, vs), *r;
+    for (r = first; r && r->vstart == vs; r = wm_region_next(&wm_engine.regions, r))
+        if (holds_data(r))
+            n++, total += r->end - r->start;
+    sv->n = 0;
+    if (total > SAVE_MAX || !(sv->part = calloc(n ? n : 1, sizeof *sv->part)))
+        return ENOMEM;
+    int err = 0;
+    for (r = first; r && r->vstart == vs && !err; r = wm_region_next(&wm_engine.regions, r)) {
+        if (!holds_data(r))
+            continue;
+        struct saved_part *p = &sv->part[sv->n];
+        DWORD old;
+        p->at = r->start;
+        p->len = r->end - r->start;
+        if (!(p->bytes = malloc(p->len)))
+            err = ENOMEM;
+        else if (r->prot == PROT_NONE &&
+                 !wm_sys.VirtualProtect((void *)r->start, p->len, PAGE_READONLY, &old))
+            err = wm_last_errno();
+        else
+            memcpy(p->bytes, (void *)r->start, p->len);
+        sv->n++;
+    }
+    if (err) {
+        free_saved(sv);
+        wm_apply_view_prots(vs);
+    }
+    return err;
+}
+
+/* Put saved bytes back into fresh private memory (zeros: only the blocks
+ * that are not zeros are written), committing what was committed; the
+ * caller then gives every region its protection.  Not failure-injected:
+ * the split it completes cannot be undone any more. */
+static void restore_saved(const struct saved *sv)
+{
+    for (size_t i = 0; i < sv->n; i++) {
+        const struct saved_part *p = &sv->part[i];
+        if (VirtualAlloc((void *)p->at, p->len, MEM_COMMIT, PAGE_READWRITE))
+            wm_copy_nonzero((unsigned char *)p->at, p->bytes, p->len);
+    }
+}
+
+/* The undo step of a failed split: the whole view again, with its bytes. */
+static void put_back(const struct wm_region *r, const struct saved *sv)
+{
+    wm_restore_view(r);
+    if (sv->n) {
+        restore_saved(sv);
+        wm_apply_view_prots(r->vstart);
+    }
+}
+
 int wm_split_view_at(uintptr_t addr)
 {
     const struct wm_place *pl = wm_engine.place;
@@ -174,36 +266,40 @@ int wm_split_view_at(uintptr_t addr)
     if (err)
         return err;
     uintptr_t vs = r->vstart, ve = r->vend;
+    struct saved sv = {0};
+    bool priv = r->backing->priv;
     if (is_reserved(r)) {
         err = pl->split(vs, ve - vs, addr - vs);
     } else {
-        if (wm_view_has_private_pages(vs) && (err = wm_materialize_view(vs)))
-            return err;
+        if (wm_view_has_private_pages(vs)) {
+            if (!priv || (err = save_view(vs, &sv)) == ENOMEM)
+                err = wm_materialize_view(vs), priv = false;
+            if (err)
+                return err;
+        }
         r = wm_region_find(&wm_engine.regions, vs);
         struct wm_maparg mlo = view_arg(r), mhi = mlo;
         mhi.offset += addr - vs;
         size_t whole = view_map_len(r), lolen = addr - vs;
-        if (whole <= lolen)
+        if (whole <= lolen) {
+            free_saved(&sv);
             return EINVAL; /* cannot happen: addr lies within the mapped part */
-        if ((err = pl->unmap(vs, ve - vs, false))) {
-            wm_restore_view(r);
-            return err;
         }
-        if ((err = pl->split(vs, ve - vs, lolen))) {
-            wm_restore_view(r);
-            return err;
-        }
-        if ((err = pl->map(vs, lolen, &mlo))) {
+        if ((err = pl->unmap(vs, ve - vs, priv))) {
+            put_back(r, &sv);
+        } else if ((err = pl->split(vs, ve - vs, lolen))) {
+            put_back(r, &sv);
+        } else if ((err = pl->map(vs, lolen, &mlo))) {
             pl->join(vs, ve - vs);
-            wm_restore_view(r);
-            return err;
-        }
-        if ((err = pl->map(addr, whole - lolen, &mhi))) {
-            pl->unmap(vs, lolen, false);
+            put_back(r, &sv);
+        } else if ((err = pl->map(addr, whole - lolen, &mhi))) {
+            pl->unmap(vs, lolen, priv);
             pl->join(vs, ve - vs);
-            wm_restore_view(r);
-            return err;
+            put_back(r, &sv);
+        } else {
+            restore_saved(&sv);
         }
+        free_saved(&sv);
     }
     if (err)
         return err;
