@@ -247,6 +247,46 @@ static bool reuse_placeholder(size_t len, uintptr_t *out)
     return false;
 }
 
+/* Reservations smaller than 64 KiB are carved one after another from a
+ * larger placeholder instead of each starting a granule of its own, so
+ * small mappings lie side by side: address space is not wasted, and under
+ * Wine neighbouring private pages with one protection are one Linux
+ * mapping (vm.max_map_count, 65 530, stopped 4 KiB mappings at 65 091
+ * when each had its granule).  What is left of the current placeholder is a
+ * spare entry [carve_at, carve_end). */
+#define CARVE ((size_t)1 << 20)
+static uintptr_t carve_at, carve_end;
+
+static bool carve(size_t len, uintptr_t *out)
+{
+    struct wm_region *s = carve_at ? wm_region_find(&spare, carve_at) : NULL;
+    if (!s || s->start != carve_at || s->end != carve_end || carve_end - carve_at < len) {
+        struct wm_region *n = wm_region_new();
+        void *p = n ? new_placeholder(0, CARVE) : NULL;
+        if (!p) {
+            wm_region_free(n);
+            return false;
+        }
+        n->start = n->vstart = (uintptr_t)p;
+        n->end = n->vend = (uintptr_t)p + CARVE;
+        wm_region_insert(&spare, n);
+        s = n;
+        carve_at = n->start, carve_end = n->end;
+    }
+    if (s->end - s->start == len) {
+        carve_at = carve_end = 0; /* used up */
+    } else {
+        struct wm_region *rest = split_spare(s, s->start + len);
+        if (!rest)
+            return false;
+        carve_at = rest->start;
+    }
+    *out = s->start;
+    wm_region_remove(&spare, s);
+    wm_region_free(s);
+    return true;
+}
+
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
     if (hint && !take(hint, hint + len)) {
@@ -255,7 +295,7 @@ static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
     }
     if (fixed)
         return ENOMEM;
-    if (reuse_placeholder(len, out))
+    if (reuse_placeholder(len, out) || (len < GRAN && carve(len, out)))
         return 0;
     void *p = new_placeholder(0, len);
     if (!p)
