@@ -143,6 +143,15 @@ static void lib_anon(void *a)
     munmap(p, c->len);
 }
 
+static void lib_shared_anon(void *a)
+{
+    struct mapping_case *c = a;
+    void *p = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap");
+    munmap(p, c->len);
+}
+
 #ifdef _WIN32
 /* The same work as winmmap's: a section over the file, a view, and both gone. */
 static void raw_file_view(void *a)
@@ -156,8 +165,8 @@ static void raw_file_view(void *a)
     CloseHandle(s);
 }
 
-/* Anonymous memory as winmmap makes it: a pagefile section (so a child can
- * map the same bytes) and a view. */
+/* Shared anonymous memory as winmmap makes it: a pagefile section (so a
+ * child can map the same bytes) and a view. */
 static void raw_anon_section(void *a)
 {
     struct mapping_case *c = a;
@@ -169,7 +178,7 @@ static void raw_anon_section(void *a)
     CloseHandle(s);
 }
 
-/* What a hand-written port usually does instead (no sharing with a child). */
+/* What a hand-written port calls for private anonymous memory. */
 static void raw_virtualalloc(void *a)
 {
     struct mapping_case *c = a;
@@ -214,15 +223,14 @@ static void bench_map_unmap(void)
 #endif
     compare("64 KiB shared file view", lib_file_view, RAW(raw_file_view), &f, 200);
     size_t sizes[] = {4096, 1 << 20};
-    const char *names[] = {"4 KiB anonymous", "1 MiB anonymous"};
+    const char *names[] = {"4 KiB", "1 MiB"};
     for (int i = 0; i < 2; i++) {
         struct mapping_case c = {.fd = -1, .len = sizes[i]};
-        compare(names[i], lib_anon, RAW(raw_anon_section), &c, 200);
-#ifdef _WIN32
         char name[64];
-        snprintf(name, sizeof name, "%s vs VirtualAlloc", names[i]);
-        compare(name, lib_anon, raw_virtualalloc, &c, 200);
-#endif
+        snprintf(name, sizeof name, "%s private anonymous vs VirtualAlloc", names[i]);
+        compare(name, lib_anon, RAW(raw_virtualalloc), &c, 200);
+        snprintf(name, sizeof name, "%s shared anonymous vs section", names[i]);
+        compare(name, lib_shared_anon, RAW(raw_anon_section), &c, 200);
     }
     close(f.fd);
     unlink(temp_path);
@@ -234,30 +242,47 @@ struct scaled {
     unsigned char *spare; /* 2 pages used by the timed operations */
 };
 
+/* Calls of the timed operations that failed, with the last errno: a level
+ * where any failed is not reported (under Wine, a split needs Linux
+ * mappings, of which the process may have vm.max_map_count already). */
+static long op_failures;
+static int op_errno;
+
+static void op_check(int failed)
+{
+    if (failed) {
+        op_failures++;
+        op_errno = errno;
+    }
+}
+
 static void op_map_unmap(void *a)
 {
     (void)a;
     void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        die("mmap");
-    munmap(p, pg);
+    op_check(p == MAP_FAILED);
+    if (p != MAP_FAILED)
+        op_check(munmap(p, pg) != 0);
 }
 
 static void op_partial_munmap(void *a)
 {
     (void)a;
     unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    op_check(p == MAP_FAILED);
     if (p == MAP_FAILED)
-        die("mmap");
-    munmap(p + pg, pg);
-    munmap(p, pg);
+        return;
+    int e1 = munmap(p + pg, pg), e2 = munmap(p, pg);
+    op_check(e1 || e2);
+    if (e1 || e2)
+        munmap(p, 2 * pg); /* try whole, not to leave it behind */
 }
 
 static void op_mprotect(void *a)
 {
     struct scaled *s = a;
-    mprotect(s->spare, pg, PROT_READ);
-    mprotect(s->spare, pg, PROT_READ | PROT_WRITE);
+    op_check(mprotect(s->spare, pg, PROT_READ) != 0);
+    op_check(mprotect(s->spare, pg, PROT_READ | PROT_WRITE) != 0);
 }
 
 static void op_lookup(void *a)
@@ -292,18 +317,21 @@ static const char *op_names[NOPS] = {"mmap + munmap", "partial munmap (map 2; un
                                      "lookup (msync of anon)"};
 
 #ifdef _WIN32
+/* Private anonymous memory: VirtualAlloc of the same size (Windows cannot
+ * free part of an allocation, so the partial munmap is set against allocating
+ * and freeing its two pages). */
 static void raw_map_1(void *a)
 {
     (void)a;
     struct mapping_case c = {.fd = -1, .len = pg};
-    raw_anon_section(&c);
+    raw_virtualalloc(&c);
 }
 
 static void raw_map_2(void *a)
 {
     (void)a;
     struct mapping_case c = {.fd = -1, .len = 2 * pg};
-    raw_anon_section(&c);
+    raw_virtualalloc(&c);
 }
 
 static void raw_protect_spare(void *a)
@@ -351,7 +379,7 @@ static void scaling_rows(const char *what, double t[NOPS][3], const size_t *coun
         }
         double ratio = t[i][nc - 1] / t[i][0];
         printf(" %8.2f\n", ratio);
-        if (csv && (nc == 3 || !counts[nc]))
+        if (csv)
             fprintf(csv, "%s,%s,%s %s %zuk/1k,%.1f,%.1f,%.3f,ratio\n", label, winmmap_strategy(), op_names[i],
                     what, counts[nc - 1] / 1000, t[i][nc - 1], t[i][0], ratio);
     }
@@ -364,33 +392,43 @@ static void bytes_row(const char *name, double bytes)
         fprintf(csv, "%s,%s,%s,%.1f,96,%.3f,bytes\n", label, winmmap_strategy(), name, bytes, bytes / 96);
 }
 
-/* Separate mappings, as many as the host lets Wine make: each Windows view is
- * a Linux mapping of the Wine process (vm.max_map_count, 65530) and each
- * section handle a cached descriptor (ulimit -n), so 100 000 separate views
- * cannot exist under Wine here; 10 000 can. */
+/* Separate private anonymous mappings, one page each, up to 100 000: each is
+ * a mapping of its own in the library (a region); under Wine each Windows
+ * allocation is part of a Linux mapping of the Wine process, whose count
+ * vm.max_map_count (65 530) limits. */
 static void scaling_mappings(struct scaled *s)
 {
-    printf("\nwith N live mappings (Windows: winmmap/raw; lookup: ns)   N=1000   N=10000            10k/1k\n");
-    size_t counts[3] = {1000, 10000, 0};
-    int nc = smoke ? 1 : 2;
+    printf("\nwith N live mappings (Windows: winmmap/raw; lookup: ns)   N=1000      N=10000     N=100000  100k/1k\n");
+    size_t counts[3] = {1000, 10000, 100000};
+    int nc = smoke ? 1 : 3;
     double t[NOPS][3] = {{0}}, at[NOPS];
     size_t heap[2] = {0}, have = 0;
-    void **live = calloc(counts[1], sizeof *live);
+    void **live = calloc(counts[nc - 1], sizeof *live);
     for (int k = 0; k < nc; k++) {
-        /* Alternate protections so neighbours never merge into one region. */
         for (; have < counts[k]; have++) {
-            live[have] = mmap(NULL, pg, have % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (live[have] == MAP_FAILED)
-                die("mmap of a live mapping");
+            live[have] = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (live[have] == MAP_FAILED) {
+                printf("  (only %zu live mappings possible: %s)\n", have, strerror(errno));
+                nc = k;
+                break;
+            }
         }
-        heap[k] = heap_bytes();
+        if (k == nc)
+            break;
+        if (k < 2)
+            heap[k] = heap_bytes();
+        op_failures = 0;
         time_ops(s, at);
+        if (op_failures) {
+            printf("  (at %zu live mappings %ld operations failed: %s)\n", have, op_failures, strerror(op_errno));
+            nc = k;
+            break;
+        }
         for (int i = 0; i < NOPS; i++)
             t[i][k] = at[i];
     }
     scaling_rows("mappings", t, counts, nc);
-    if (nc == 2) /* the growth between the levels: no start-up allocations in it */
+    if (nc >= 2) /* the growth between the levels: no start-up allocations in it */
         bytes_row("heap bytes per live mapping", ((double)heap[1] - (double)heap[0]) / (double)(counts[1] - counts[0]));
     for (size_t i = 0; i < have; i++)
         munmap(live[i], pg);
@@ -424,7 +462,13 @@ static void scaling_regions(struct scaled *s)
             break;
         if (k == 1)
             heap1 = heap_bytes();
+        op_failures = 0;
         time_ops(s, at);
+        if (op_failures) {
+            printf("  (at %zu regions %ld operations failed: %s)\n", counts[k], op_failures, strerror(op_errno));
+            nc = k;
+            break;
+        }
         for (int i = 0; i < NOPS; i++)
             t[i][k] = at[i];
     }
@@ -557,7 +601,7 @@ static void lib_burst(void *a)
 #ifdef _WIN32
 static void raw_burst(void *a)
 {
-    run_burst(a, raw_anon_section);
+    run_burst(a, raw_virtualalloc);
 }
 #endif
 
@@ -565,7 +609,7 @@ static void bench_threads(void)
 {
     printf("\nthreads doing mmap + munmap of 1 page (wall ns per pair, all threads)\n");
     int counts[] = {1, 2, 4};
-    double lib[3];
+    double lib[3], raw[3] = {0};
     struct mapping_case c = {.fd = -1, .len = pg};
     for (int k = 0; k < 3; k++) {
         char name[64];
@@ -574,6 +618,7 @@ static void bench_threads(void)
         struct timing t = measure(lib_burst, RAW(raw_burst), &b, 1);
         double per = (double)b.k * b.n;
         lib[k] = t.lib / per;
+        raw[k] = t.raw / per;
         if (t.raw > 0)
             printf("  %-44s %12.0f %12.0f %8.2f\n", name, t.lib / per, t.raw / per, t.ratio);
         else
@@ -587,6 +632,12 @@ static void bench_threads(void)
     if (csv)
         fprintf(csv, "%s,%s,threads 4/1 throughput,%.1f,%.1f,%.3f,ratio\n", label, winmmap_strategy(),
                 lib[2], lib[0], lib[0] / lib[2]);
+    if (raw[2] > 0) {
+        printf("  %-44s %12.2f\n", "raw throughput 4 threads / 1 thread", raw[0] / raw[2]);
+        if (csv)
+            fprintf(csv, "%s,%s,threads 4/1 throughput raw,%.1f,%.1f,%.3f,ratio\n", label,
+                    winmmap_strategy(), raw[2], raw[0], raw[0] / raw[2]);
+    }
 }
 
 /* ---- fault round trip ---- */
@@ -612,6 +663,42 @@ static void protect_pair(void *a)
     mprotect(fault_page, pg, PROT_READ | PROT_WRITE);
 }
 
+#ifdef _WIN32
+/* What a port that handles its own faults does: a vectored handler that
+ * makes the page accessible with one VirtualProtect.  Installed first, so
+ * winmmap's faults pass through it too (a cost counted against winmmap). */
+static unsigned char *raw_fault_page;
+static LONG WINAPI raw_fault_handler(EXCEPTION_POINTERS *ep)
+{
+    EXCEPTION_RECORD *er = ep->ExceptionRecord;
+    DWORD old;
+    if (er->ExceptionCode != EXCEPTION_ACCESS_VIOLATION || er->NumberParameters < 2 ||
+        (unsigned char *)er->ExceptionInformation[1] != raw_fault_page)
+        return EXCEPTION_CONTINUE_SEARCH;
+    VirtualProtect(raw_fault_page, pg, PAGE_READWRITE, &old);
+    return EXCEPTION_CONTINUE_EXECUTION;
+}
+
+static void raw_fault_round_trip(void *a)
+{
+    (void)a;
+    DWORD old;
+    VirtualProtect(raw_fault_page, pg, PAGE_NOACCESS, &old);
+    *(volatile unsigned char *)raw_fault_page = 1;
+}
+
+static void bench_raw_fault(void)
+{
+    raw_fault_page = VirtualAlloc(NULL, pg, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    void *h = AddVectoredExceptionHandler(1, raw_fault_handler);
+    if (!raw_fault_page || !h)
+        die("VirtualAlloc/AddVectoredExceptionHandler");
+    compare("fault round trip vs a vectored handler", fault_round_trip, raw_fault_round_trip, NULL, 2000);
+    RemoveVectoredExceptionHandler(h);
+    VirtualFree(raw_fault_page, 0, MEM_RELEASE);
+}
+#endif
+
 static void bench_fault(void)
 {
     printf("\nfault -> handler -> retry (ns)               round trip  mprotect x2    ratio\n");
@@ -624,6 +711,9 @@ static void bench_fault(void)
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGSEGV, &sa, NULL);
     compare("fault round trip vs the two mprotects in it", fault_round_trip, protect_pair, NULL, 2000);
+#ifdef _WIN32
+    bench_raw_fault();
+#endif
     sa.sa_handler = SIG_DFL;
     sa.sa_flags = 0;
     sigaction(SIGSEGV, &sa, NULL);

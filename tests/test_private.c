@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -144,4 +145,34 @@ void test_private__prot_none_reservation_commits_nothing_until_mprotect(void)
     WMT_AUDIT();
     WMT_EQ(munmap(p, big), 0);
     WMT_AUDIT();
+}
+
+void test_private__hundred_thousand_live_mappings(void)
+{
+    size_t pg = wmt_page(), n = 100000, i;
+    unsigned char **v = malloc(n * sizeof *v);
+    WMT_REQUIRE(v != NULL);
+    for (i = 0; i < n; i++) {
+        v[i] = mmap(NULL, pg, RW, ANON, -1, 0);
+        if (v[i] == MAP_FAILED)
+            break;
+    }
+    WMT_EQ(i, n); /* Linux's default limit is 65 530 VMAs, which merging neighbours never reaches */
+    for (size_t j = 0; j < i; j += 997)
+        v[j][pg - 1] = (unsigned char)(j % 251 + 1);
+    /* Every other one goes; the rest keep their bytes and stay apart. */
+    int bad = 0;
+    for (size_t j = 0; j < i; j += 2)
+        bad += munmap(v[j], pg) != 0;
+    WMT_EQ(bad, 0);
+    for (size_t j = 1; j < i; j += 2 * 997)
+        bad += v[j][0] != 0;
+    for (size_t j = 997; j < i; j += 2 * 997) /* odd multiples of 997 */
+        bad += v[j][pg - 1] != (unsigned char)(j % 251 + 1);
+    WMT_EQ(bad, 0);
+    WMT_AUDIT();
+    for (size_t j = 1; j < i; j += 2)
+        bad += munmap(v[j], pg) != 0;
+    WMT_EQ(bad, 0);
+    free(v);
 }
