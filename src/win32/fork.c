@@ -382,7 +382,15 @@ void winmmap_fork_child_start(void)
     int err = blk->copies_size ? wm_backing_adopt(blk->copies, NULL, blk->copies_size, &anon, &copies) : 0;
     if (err)
         fail("out of memory", err);
-    for (uint32_t i = 0; i < blk->n; i++)
+    /* Last range first: each then takes the end of its run's reservation,
+     * and what is left of the run keeps its 64 KiB-aligned start.  Cut from
+     * the front, the rest of a run starts inside its first granule, which
+     * by our reading of Wine's ntdll (virtual.c, free_ranges_insert_view)
+     * can leave its later granules listed as free when the granule below is
+     * free: the child's next allocation anywhere may then land on them and
+     * Wine 10 aborts in create_view (seen in the fork bench, 1 000 ranges
+     * side by side). */
+    for (uint32_t i = blk->n; i-- > 0;)
         map_entry(&blk->e[i], copies);
     if (copies)
         wm_backing_release(copies); /* the regions hold it now */

@@ -70,17 +70,26 @@ static void release_spare_from(struct wm_region *s)
     }
 }
 
-static void give_back(uintptr_t a, size_t len)
+/* Record the placeholder [a, a+len) as spare; out of memory, it is released
+ * instead (a lost hole at worst) and NULL returned. */
+static struct wm_region *add_spare(uintptr_t a, size_t len)
 {
     struct wm_region *s = wm_region_new();
     if (!s) {
-        VirtualFree((void *)a, 0, MEM_RELEASE); /* out of memory: a lost hole at worst */
-        return;
+        VirtualFree((void *)a, 0, MEM_RELEASE);
+        return NULL;
     }
     s->start = s->vstart = a;
     s->end = s->vend = a + len;
     wm_region_insert(&spare, s);
-    release_spare_from(s);
+    return s;
+}
+
+static void give_back(uintptr_t a, size_t len)
+{
+    struct wm_region *s = add_spare(a, len);
+    if (s)
+        release_spare_from(s);
 }
 
 /* Release every placeholder in [lo, hi) (a failed reservation's pieces).
@@ -206,14 +215,8 @@ static int nreuse;
 
 static void keep_for_reuse(uintptr_t a, size_t len)
 {
-    struct wm_region *s = wm_region_new();
-    if (!s) {
-        VirtualFree((void *)a, 0, MEM_RELEASE);
+    if (!add_spare(a, len))
         return;
-    }
-    s->start = s->vstart = a;
-    s->end = s->vend = a + len;
-    wm_region_insert(&spare, s);
     if (nreuse == REUSE_MAX) {
         /* The oldest goes back to Windows (when it is still spare). */
         struct wm_region *old = wm_region_find(&spare, reuse[0].addr);
@@ -261,17 +264,10 @@ static bool carve(size_t len, uintptr_t *out)
 {
     struct wm_region *s = carve_at ? wm_region_find(&spare, carve_at) : NULL;
     if (!s || s->start != carve_at || s->end != carve_end || carve_end - carve_at < len) {
-        struct wm_region *n = wm_region_new();
-        void *p = n ? new_placeholder(0, CARVE) : NULL;
-        if (!p) {
-            wm_region_free(n);
+        void *p = new_placeholder(0, CARVE);
+        if (!p || !(s = add_spare((uintptr_t)p, CARVE)))
             return false;
-        }
-        n->start = n->vstart = (uintptr_t)p;
-        n->end = n->vend = (uintptr_t)p + CARVE;
-        wm_region_insert(&spare, n);
-        s = n;
-        carve_at = n->start, carve_end = n->end;
+        carve_at = s->start, carve_end = s->end;
     }
     if (s->end - s->start == len) {
         carve_at = carve_end = 0; /* used up */
@@ -406,14 +402,7 @@ static void adopt_reserved(uintptr_t addr, size_t len)
 {
     /* Kept as it is, not released as give_back would: nothing may take the
      * range before the mappings are placed on it. */
-    struct wm_region *s = wm_region_new();
-    if (!s) {
-        VirtualFree((void *)addr, 0, MEM_RELEASE);
-        return;
-    }
-    s->start = s->vstart = addr;
-    s->end = s->vend = addr + len;
-    wm_region_insert(&spare, s);
+    add_spare(addr, len);
 }
 
 static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
