@@ -66,6 +66,7 @@ WMT(private, keeps_its_bytes_through_every_operation, NULL, "private anonymous m
 WMT(private, file_view_fixed_into_a_hole_keeps_the_rest, NULL, "a file view MAP_FIXED into a hole of private anonymous memory shares the file and keeps the memory around it")
 WMT(private, prot_none_reservation_commits_nothing_until_mprotect, NULL, "a PROT_NONE private reservation far larger than memory maps; pages made accessible in it work, the rest stays uncommitted")
 WMT(private, hundred_thousand_live_mappings, NULL, "100 000 one-page private anonymous mappings can live at once; every other one unmapped, the rest keep their bytes")
+WMT(private, large_mapping_split_keeps_its_bytes, NULL, "a 64 MiB private anonymous mapping split by munmap and MAP_FIXED keeps the bytes of the rest")
 WMT(mprotect, range_across_mappings_splits_and_keeps_data, NULL, "mprotect of a range across mappings changes exactly that range and keeps the data")
 WMT(mprotect, range_with_a_hole_enomem, NULL, "mprotect of a range with unmapped pages fails with ENOMEM")
 WMT(mprotect, unaligned_address_einval, NULL, "mprotect at an unaligned address fails with EINVAL")

@@ -176,3 +176,25 @@ void test_private__hundred_thousand_live_mappings(void)
     WMT_EQ(bad, 0);
     free(v);
 }
+
+void test_private__large_mapping_split_keeps_its_bytes(void)
+{
+    size_t pg = wmt_page(), len = (size_t)64 << 20, n = len / pg;
+    unsigned char *p = mmap(NULL, len, RW, ANON, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    for (size_t i = 0; i < n; i += n / 8)
+        p[i * pg] = (unsigned char)(i + 1);
+    p[len - 1] = 0x5a;
+    /* A hole in the middle and the last page replaced. */
+    WMT_EQ(munmap(p + (n / 2) * pg, pg), 0);
+    unsigned char *q = mmap(p + len - pg, pg, RW, ANON | MAP_FIXED, -1, 0);
+    WMT_PTR_EQ(q, p + len - pg);
+    int bad = 0;
+    for (size_t i = 0; i < n; i += n / 8)
+        if (i != n / 2)
+            bad += p[i * pg] != (unsigned char)(i + 1);
+    WMT_EQ(bad, 0);
+    WMT_EQ(p[len - 1], 0);
+    WMT_AUDIT();
+    WMT_EQ(munmap(p, len), 0);
+}

@@ -48,7 +48,7 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
     return 0;
 }
 
-int wm_backing_private(uint64_t size, bool reserve_only, struct wm_backing **out)
+static int backing_private(uint64_t size, bool reserve_only, struct wm_backing **out)
 {
     struct wm_backing *b;
     int err = new_backing(&b);
@@ -62,6 +62,13 @@ int wm_backing_private(uint64_t size, bool reserve_only, struct wm_backing **out
     b->size = size;
     *out = b;
     return 0;
+}
+
+int wm_backing_private_anon(uint64_t size, int prot, struct wm_backing **out)
+{
+    if (prot == PROT_NONE || size <= WM_PRIVATE_MAX)
+        return backing_private(size, prot == PROT_NONE, out);
+    return wm_backing_anon(size, false, out);
 }
 
 bool wm_handle_allows(HANDLE h, ACCESS_MASK need)

@@ -54,9 +54,15 @@ struct wm_origin {
 /* An anonymous (pagefile) section of size bytes.  reserve_only when nothing
  * should be committed yet (PROT_NONE, MAP_NORESERVE). */
 int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out);
-/* Private anonymous memory of size bytes, without a section (priv):
- * reserve_only when nothing is committed until mprotect makes it accessible. */
-int wm_backing_private(uint64_t size, bool reserve_only, struct wm_backing **out);
+/* The most bytes of private memory a split copies aside (view.c).  Private
+ * anonymous memory holding more is copied into a section once instead,
+ * reading every page; so an accessible private anonymous mapping larger
+ * than this is a section from the start, and splitting it never copies. */
+#define WM_PRIVATE_MAX ((size_t)4 << 20)
+/* Backing for new private anonymous memory of size bytes and protection
+ * prot: private memory without a section (priv; only reserved while
+ * PROT_NONE) unless it is accessible and larger than WM_PRIVATE_MAX. */
+int wm_backing_private_anon(uint64_t size, int prot, struct wm_backing **out);
 /* A section over the file behind handle h, for a mapping of the given kind. */
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out);
 /* A backing over handles this process already owns (a fork child's), with

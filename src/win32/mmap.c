@@ -435,7 +435,7 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
      * of a view really are inaccessible (not under Wine). */
     int err = 0;
     if (anon && type == MAP_PRIVATE)
-        err = wm_backing_private(rlen, prot == PROT_NONE, &b);
+        err = wm_backing_private_anon(rlen, prot, &b);
     /* An anonymous section is made outside the lock.  A file's section is
      * made (and closed, if the mapping fails) under it: ftruncate takes down
      * every section of the file before it shrinks it, because Windows and

@@ -64,7 +64,7 @@ static int continuation(const struct wm_region *last, uintptr_t at, size_t len, 
 {
     if ((last->flags & WM_R_ANON) && !(last->flags & WM_R_SHARED)) {
         *off = 0;
-        return wm_backing_private(len, last->prot == PROT_NONE, b);
+        return wm_backing_private_anon(len, last->prot, b);
     }
     if (last->flags & WM_R_ANON) {
         /* A shared object does not grow: pages past its end are SIGBUS. */
@@ -331,7 +331,7 @@ static int refill(const struct move *mv)
     int err;
     if ((r->flags & WM_R_ANON) && !(r->flags & WM_R_SHARED)) {
         off = 0;
-        err = wm_backing_private(mv->osz, r->prot == PROT_NONE, &b);
+        err = wm_backing_private_anon(mv->osz, r->prot, &b);
     } else {
         struct wm_region *first = wm_region_find(&wm_engine.regions, mv->old);
         if (r->flags & WM_R_ANON) {

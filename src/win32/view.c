@@ -172,11 +172,10 @@ void wm_restore_view(const struct wm_region *r)
 
 /* Private memory is split in place by keeping its bytes aside while its
  * view is unmapped and mapped again in two (allocations cannot be split):
- * a copy of what is committed, which for the usual split (a hole in an
- * allocator's arena, the head or tail of an aligned block) is little.  A
+ * a copy of what is committed, at most WM_PRIVATE_MAX bytes (mappings
+ * larger than that are sections unless made accessible by mprotect).  A
  * view holding more is copied into a section instead, once, after which
  * every split costs no copy (wm_materialize_view). */
-#define SAVE_MAX ((size_t)4 << 20)
 
 struct saved {
     size_t n;
@@ -197,7 +196,7 @@ static void free_saved(struct saved *sv)
 }
 
 /* Keep the bytes of the private view at vs in sv; ENOMEM when there are
- * more than SAVE_MAX (or no memory).  Unreadable pages are made readable;
+ * more than WM_PRIVATE_MAX (or no memory).  Unreadable pages are made readable;
  * wm_apply_view_prots puts them back. */
 static int save_view(uintptr_t vs, struct saved *sv)
 {
@@ -207,7 +206,7 @@ static int save_view(uintptr_t vs, struct saved *sv)
         if (holds_data(r))
             n++, total += r->end - r->start;
     sv->n = 0;
-    if (total > SAVE_MAX || !(sv->part = calloc(n ? n : 1, sizeof *sv->part)))
+    if (total > WM_PRIVATE_MAX || !(sv->part = calloc(n ? n : 1, sizeof *sv->part)))
         return ENOMEM;
     int err = 0;
     for (r = first; r && r->vstart == vs && !err; r = wm_region_next(&wm_engine.regions, r)) {
