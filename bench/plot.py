@@ -39,7 +39,7 @@ def draw_matplotlib():
     fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [3, 2]})
     panels = [
         (axes[0], overhead, "time winmmap / time raw Win32, same run (log)",
-         [(1.15, "green", "1.15 file views"), (1.2, "orange", "1.2 anonymous")]),
+         [(1.15, "green", "1.15 file views, threads"), (1.3, "orange", "1.3 private anonymous")]),
         (axes[1], scaling, "cost at N / cost at 1 000;  heap bytes / 96 (log)",
          [(1.5, "green", "1.5 scaling"), (1.0, "gray", "96 bytes")]),
     ]
