@@ -146,12 +146,18 @@ static int take(uintptr_t lo, uintptr_t hi)
     while (p < hi && !err) {
         struct wm_region *s = wm_region_first_from(&spare, p);
         if (s && s->start <= p) {
+            struct wm_region *tail = NULL;
             if (s->start < p && !(s = split_spare(s, p)))
                 err = wm_last_errno();
-            else if (s->end > hi && !split_spare(s, hi))
+            else if (s->end > hi && !(tail = split_spare(s, hi)))
                 err = wm_last_errno();
             if (err)
                 break;
+            /* What is left after the range goes back to Windows if it starts
+             * on a boundary (as give_back would), so that undoing this take
+             * later finds the same state to restore. */
+            if (tail)
+                release_spare_from(tail);
             p = s->end;
             wm_region_remove(&spare, s);
             wm_region_free(s);
@@ -250,8 +256,8 @@ static bool reuse_placeholder(size_t len, uintptr_t *out)
     return false;
 }
 
-/* Reservations smaller than 64 KiB are carved one after another from a
- * larger placeholder instead of each starting a granule of its own, so
+/* Reservations smaller than 64 KiB are carved one after another (from its
+ * end down) from a larger placeholder instead of each starting a granule of its own, so
  * small mappings lie side by side: address space is not wasted, and under
  * Wine neighbouring private pages with one protection are one Linux
  * mapping (vm.max_map_count, 65 530, stopped 4 KiB mappings at 65 091
@@ -272,10 +278,15 @@ static bool carve(size_t len, uintptr_t *out)
     if (s->end - s->start == len) {
         carve_at = carve_end = 0; /* used up */
     } else {
-        struct wm_region *rest = split_spare(s, s->start + len);
-        if (!rest)
+        /* From the end: what is left keeps its 64 KiB-aligned start.  A
+         * placeholder left starting inside a granule after cuts from its
+         * front made Wine 10's list of free ranges go wrong (an assertion
+         * in free_ranges_remove_view). */
+        struct wm_region *piece = split_spare(s, s->end - len);
+        if (!piece)
             return false;
-        carve_at = rest->start;
+        carve_end = piece->start;
+        s = piece;
     }
     *out = s->start;
     wm_region_remove(&spare, s);
