@@ -12,8 +12,9 @@
  *
  * The child, before main (winmmap_fork_child_start): takes over the
  * reservations (the exact strategy keeps its placeholders, so no other
- * allocation can slip in) and maps each range through its own engine, so that munmap, mprotect and
- * the rest work there too; then runs fn on its copy of arg and exits with
+ * allocation can slip in) and maps each range through its own engine, so
+ * that munmap, mprotect and the rest work there too (a private range is
+ * private memory filled from the copies); then runs fn on its copy of arg and exits with
  * fn's result.  Function addresses are translated by the distance between
  * the two processes' image bases. */
 #include "internal.h"
@@ -194,10 +195,10 @@ static int describe(struct child *c, const struct wm_region *r, struct entry *e)
             return err;
         return dup_into(c, b->kind == WM_B_FILE ? b->file : NULL, &e->file);
     }
-    /* A private copy: anonymous private memory in the child, a piece of
+    /* A private copy: private memory in the child, filled from a piece of
      * the copies' section. */
     e->offset = c->next;
-    e->size = 0; /* the child maps it from blk->copies */
+    e->size = 0; /* the child copies it from blk->copies */
     e->rflags |= WM_R_ANON;
     e->like = (struct wm_backing){.kind = WM_B_ANON, .writable = 1, .exec = 1};
     return copy_private(c, r);
@@ -328,26 +329,35 @@ static void fail(const char *what, int err)
     _exit(127);
 }
 
-/* Map entry e; private copies are pieces of the copies' backing. */
-static void map_entry(const struct entry *e, struct wm_backing *copies)
+/* Map entry e.  A private copy becomes the child's own private memory,
+ * filled from its slot in the copies' section (copies: a view of it here;
+ * one view in all, not one per range: each is a wineserver round trip under
+ * Wine); the other ranges map the parent's sections. */
+static void map_entry(const struct entry *e, const unsigned char *copies)
 {
-    struct wm_backing *b = copies;
-    int err = 0;
-    if ((e->rflags & WM_R_ANON) && !(e->rflags & WM_R_SHARED))
-        wm_backing_hold(copies);
-    else
-        err = wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
+    struct wm_backing *b;
+    bool copy = (e->rflags & WM_R_ANON) && !(e->rflags & WM_R_SHARED);
+    size_t len = e->end - e->start;
+    int err = copy ? wm_backing_private_anon(len, PROT_READ | PROT_WRITE, &b)
+                   : wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
     if (err)
         fail("out of memory", err);
-    err = wm_map_fixed(e->start, e->end, b, e->offset, e->prot, e->rflags & (WM_R_SHARED | WM_R_ANON),
-                       false);
+    err = wm_map_fixed(e->start, e->end, b, copy ? 0 : e->offset, copy ? PROT_READ | PROT_WRITE : e->prot,
+                       e->rflags & (WM_R_SHARED | WM_R_ANON), false);
     wm_backing_release(b);
     if (err)
         fail("cannot map an inherited range at its address", err);
+    if (copy && !(e->rflags & WM_R_WIPEONFORK))
+        wm_copy_nonzero((unsigned char *)e->start, copies + e->offset, len);
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, e->start); r && r->start < e->end;
          r = wm_region_next(&wm_engine.regions, r)) {
         r->advice = e->advice;
         r->flags |= e->rflags & WM_R_WIPEONFORK;
+        if (copy && r->prot != e->prot) {
+            r->prot = e->prot;
+            if ((err = wm_apply_prot(r)))
+                fail("cannot protect an inherited range", err);
+        }
     }
 }
 
@@ -377,11 +387,10 @@ void winmmap_fork_child_start(void)
     uintptr_t lo, hi;
     for (uint32_t i = 0; next_reservation(blk, wm_engine.place == &wm_place_exact, &i, &lo, &hi);)
         wm_engine.place->adopt_reserved(lo, hi - lo);
-    struct wm_backing *copies = NULL;
-    const struct wm_backing anon = {.kind = WM_B_ANON, .writable = 1, .exec = 1};
-    int err = blk->copies_size ? wm_backing_adopt(blk->copies, NULL, blk->copies_size, &anon, &copies) : 0;
-    if (err)
-        fail("out of memory", err);
+    const unsigned char *copies = NULL;
+    if (blk->copies_size &&
+        !(copies = MapViewOfFileEx(blk->copies, FILE_MAP_READ, 0, 0, (SIZE_T)blk->copies_size, NULL)))
+        fail("cannot map the private copies", wm_last_errno());
     /* Last range first: each then takes the end of its run's reservation,
      * and what is left of the run keeps its 64 KiB-aligned start.  Cut from
      * the front, the rest of a run starts inside its first granule, which
@@ -392,8 +401,10 @@ void winmmap_fork_child_start(void)
      * side by side). */
     for (uint32_t i = blk->n; i-- > 0;)
         map_entry(&blk->e[i], copies);
-    if (copies)
-        wm_backing_release(copies); /* the regions hold it now */
+    if (copies) {
+        UnmapViewOfFile(copies);
+        CloseHandle(blk->copies);
+    }
     wm_unlock_exclusive();
     void *copy = malloc(blk->arg_size ? blk->arg_size : 1);
     if (!copy)
