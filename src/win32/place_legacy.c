@@ -140,15 +140,24 @@ static int ensure_reserved(uintptr_t addr, size_t len)
 }
 
 /* Private memory in [addr, addr+len): committed inside our reservation
- * there, or allocated afresh when the range is free. */
+ * there, or allocated afresh when the range is free.  Anything else there
+ * was taken by another allocation in the release-and-retake window: ENOMEM,
+ * never a commit into it (its owner's memory would be overwritten). */
 static int map_private(uintptr_t addr, size_t len, const struct wm_maparg *m)
 {
     DWORD prot = m->reserve_only ? PAGE_NOACCESS : PAGE_READWRITE;
-    if (!is_free(addr)) {
+    MEMORY_BASIC_INFORMATION mi;
+    if (!VirtualQuery((void *)addr, &mi, sizeof mi))
+        return ENOMEM;
+    if (mi.State == MEM_RESERVE) {
+        if ((uintptr_t)mi.AllocationBase != addr || mi.RegionSize < len)
+            return ENOMEM;
         if (m->reserve_only || wm_sys.VirtualAlloc((void *)addr, len, MEM_COMMIT, prot))
             return 0;
         return wm_last_errno();
     }
+    if (mi.State != MEM_FREE)
+        return ENOMEM;
     DWORD type = MEM_RESERVE | (m->reserve_only ? 0 : MEM_COMMIT);
     void *p = wm_sys.VirtualAlloc((void *)addr, len, type, prot);
     if (p == (void *)addr)
@@ -207,13 +216,23 @@ static int unmap(uintptr_t addr, size_t len, bool priv)
     return 0;
 }
 
+/* Whether [addr, addr+len) is still the one allocation of ours it was: a
+ * range lost in the release-and-retake window belongs to another allocation,
+ * which must not be released in our place. */
+static bool still_ours(uintptr_t addr, size_t len)
+{
+    MEMORY_BASIC_INFORMATION a, b;
+    return VirtualQuery((void *)addr, &a, sizeof a) && (uintptr_t)a.AllocationBase == addr &&
+           a.Type == MEM_PRIVATE && VirtualQuery((void *)(addr + len - 1), &b, sizeof b) &&
+           (uintptr_t)b.AllocationBase == addr;
+}
+
 static void free_view(uintptr_t addr, size_t len, bool priv)
 {
-    (void)len;
-    if (priv)
-        VirtualFree((void *)addr, 0, MEM_RELEASE);
-    else
+    if (!priv)
         wm_sys.UnmapViewOfFile((void *)addr);
+    else if (still_ours(addr, len))
+        VirtualFree((void *)addr, 0, MEM_RELEASE);
 }
 
 static uintptr_t spare_end(uintptr_t addr)

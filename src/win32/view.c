@@ -245,14 +245,21 @@ static void restore_saved(const struct saved *sv)
     }
 }
 
-/* The undo step of a failed split: the whole view again, with its bytes. */
+/* The undo step of a failed split: the whole view again, with its bytes
+ * only once it is really mapped again (in the legacy strategy another
+ * allocation may have taken the range meanwhile). */
 static void put_back(const struct wm_region *r, const struct saved *sv)
 {
-    wm_restore_view(r);
-    if (sv->n) {
-        restore_saved(sv);
-        wm_apply_view_prots(r->vstart);
+    if (!sv->n) {
+        wm_restore_view(r);
+        return;
     }
+    struct wm_maparg m = view_arg(r);
+    if (wm_engine.place->map(r->vstart, view_map_len(r), &m) &&
+        wm_engine.place->map(r->vstart, view_map_len(r), &m))
+        return; /* lost: its bytes go with it */
+    restore_saved(sv);
+    wm_apply_view_prots(r->vstart);
 }
 
 int wm_split_view_at(uintptr_t addr)
