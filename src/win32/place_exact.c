@@ -256,9 +256,9 @@ static bool reuse_placeholder(size_t len, uintptr_t *out)
     return false;
 }
 
-/* Reservations smaller than 64 KiB are carved one after another (from its
- * end down) from a larger placeholder instead of each starting a granule of its own, so
- * small mappings lie side by side: address space is not wasted, and under
+/* Reservations smaller than 64 KiB are carved one after another, from the
+ * end down, out of a 1 MiB placeholder instead of each starting a granule
+ * of its own, so small mappings lie side by side: no address space is wasted, and under
  * Wine neighbouring private pages with one protection are one Linux
  * mapping (vm.max_map_count, 65 530, stopped 4 KiB mappings at 65 091
  * when each had its granule).  What is left of the current placeholder is a

@@ -292,7 +292,7 @@ int wm_split_view_at(uintptr_t addr)
             return EINVAL; /* cannot happen: addr lies within the mapped part */
         }
         if ((err = pl->unmap(vs, ve - vs, priv))) {
-            put_back(r, &sv);
+            wm_apply_view_prots(vs); /* still mapped: only save_view's opening to undo */
         } else if ((err = pl->split(vs, ve - vs, lolen))) {
             put_back(r, &sv);
         } else if ((err = pl->map(vs, lolen, &mlo))) {
