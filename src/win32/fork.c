@@ -108,8 +108,8 @@ static bool is_private_copy(const struct wm_region *r)
 }
 
 /* The bytes of private region r, copied to offset c->next of the copies'
- * section.  Read through the region's own section where its pages may be
- * unreadable, so no protection changes here. */
+ * section.  Unreadable anonymous pages are read through their own section,
+ * or, private memory having none, made readable for the copy. */
 static int copy_private(struct child *c, const struct wm_region *r)
 {
     size_t n = wm_region_mapped_len(r);
