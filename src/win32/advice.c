@@ -27,7 +27,7 @@ static bool needs_reset(const struct wm_region *r)
         return false; /* shared pages keep their data; past EOF has none */
     if (r->backing->cow)
         return (r->flags & WM_R_COW_WRITTEN) != 0; /* unwritten pages are the file's */
-    if (r->backing->reserve_only && !(r->flags & WM_R_COMMITTED))
+    if (!wm_region_committed(r))
         return false; /* never committed: still zeros */
     return true;
 }

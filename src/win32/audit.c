@@ -29,8 +29,7 @@ static const char *check_region(const struct wm_region *r)
         return r->backing->priv ? "not private memory" : "not a mapped view";
     if ((uintptr_t)mi.AllocationBase != r->vstart)
         return "view starts elsewhere than recorded";
-    bool committed = !r->backing->reserve_only || (r->flags & WM_R_COMMITTED);
-    if (!committed)
+    if (!wm_region_committed(r))
         return mi.State == MEM_RESERVE ? NULL : "uncommitted range is committed";
     if (mi.State != MEM_COMMIT)
         return "range is not committed";

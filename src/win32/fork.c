@@ -116,8 +116,7 @@ static int copy_private(struct child *c, const struct wm_region *r)
     unsigned char *dst = c->copies + c->next;
     c->next += copy_slot(r);
     const struct wm_backing *b = r->backing;
-    bool uncommitted = b->reserve_only && !(r->flags & WM_R_COMMITTED);
-    if (!n || (r->flags & WM_R_WIPEONFORK) || uncommitted)
+    if (!n || (r->flags & WM_R_WIPEONFORK) || !wm_region_committed(r))
         return 0; /* the section's zeros */
     const unsigned char *src = (const unsigned char *)r->start;
     void *tmp = NULL;

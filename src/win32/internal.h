@@ -219,6 +219,9 @@ int wm_apply_prot(struct wm_region *r);
 int wm_apply_fresh_prot(struct wm_region *r);
 /* Apply protections to every region of the view starting at vstart. */
 int wm_apply_view_prots(uintptr_t vstart);
+/* Whether r's pages are committed (not a reserve-only backing's pages that
+ * mprotect never opened): only then can they hold bytes other than zeros. */
+bool wm_region_committed(const struct wm_region *r);
 /* Whether the view at vstart holds bytes that live in no section: a
  * copy-on-write view that was ever writable, or private memory that holds
  * committed pages. */

@@ -430,16 +430,16 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
             return ENODEV;
     }
     struct wm_backing *b = NULL;
-    /* Anonymous memory commits nothing while it is PROT_NONE: private memory
-     * is reserved; a shared section is SEC_RESERVE where uncommitted pages
-     * of a view really are inaccessible (not under Wine). */
+    /* Anonymous memory's backing is made outside the lock, and commits
+     * nothing while it is PROT_NONE: private memory is only reserved; a
+     * shared section is SEC_RESERVE where uncommitted pages of a view really
+     * are inaccessible (not under Wine).  A file's section is made (and
+     * closed, if the mapping fails) under the lock: ftruncate takes down
+     * every section of the file before it shrinks it, because Windows and
+     * Wine refuse while one exists, and must not meet one no region holds. */
     int err = 0;
     if (anon && type == MAP_PRIVATE)
         err = wm_backing_private_anon(rlen, prot, &b);
-    /* An anonymous section is made outside the lock.  A file's section is
-     * made (and closed, if the mapping fails) under it: ftruncate takes down
-     * every section of the file before it shrinks it, because Windows and
-     * Wine refuse while one exists, and must not meet one no region holds. */
     else if (anon)
         err = wm_backing_anon(rlen, prot == PROT_NONE && !wm_engine.reserve_unenforced, &b);
     if (err)

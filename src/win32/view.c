@@ -92,7 +92,7 @@ int wm_apply_prot(struct wm_region *r)
         if (!wm_sys.VirtualAlloc(a, len, MEM_COMMIT, wp))
             return wm_last_errno();
         r->flags |= WM_R_COMMITTED;
-    } else if (!b->reserve_only || (r->flags & WM_R_COMMITTED)) {
+    } else if (wm_region_committed(r)) {
         if (!wm_sys.VirtualProtect(a, len, wp, &old))
             return wm_last_errno();
     }
@@ -145,8 +145,7 @@ int wm_split_region_at(uintptr_t addr)
     return wm_region_split_at(&wm_engine.regions, r, addr) ? 0 : ENOMEM;
 }
 
-/* Whether r holds bytes of its own (committed private memory). */
-static bool holds_data(const struct wm_region *r)
+bool wm_region_committed(const struct wm_region *r)
 {
     return !r->backing->reserve_only || (r->flags & WM_R_COMMITTED);
 }
@@ -155,7 +154,7 @@ bool wm_view_has_private_pages(uintptr_t vstart)
 {
     for (struct wm_region *r = wm_region_find(&wm_engine.regions, vstart); r && r->vstart == vstart;
          r = wm_region_next(&wm_engine.regions, r))
-        if ((r->flags & WM_R_COW_WRITTEN) || (r->backing->priv && holds_data(r)))
+        if ((r->flags & WM_R_COW_WRITTEN) || (r->backing->priv && wm_region_committed(r)))
             return true;
     return false;
 }
@@ -203,14 +202,14 @@ static int save_view(uintptr_t vs, struct saved *sv)
     size_t n = 0, total = 0;
     struct wm_region *first = wm_region_find(&wm_engine.regions, vs), *r;
     for (r = first; r && r->vstart == vs; r = wm_region_next(&wm_engine.regions, r))
-        if (holds_data(r))
+        if (wm_region_committed(r))
             n++, total += r->end - r->start;
     sv->n = 0;
     if (total > WM_PRIVATE_MAX || !(sv->part = calloc(n ? n : 1, sizeof *sv->part)))
         return ENOMEM;
     int err = 0;
     for (r = first; r && r->vstart == vs && !err; r = wm_region_next(&wm_engine.regions, r)) {
-        if (!holds_data(r))
+        if (!wm_region_committed(r))
             continue;
         struct saved_part *p = &sv->part[sv->n];
         DWORD old;
@@ -341,9 +340,8 @@ static int copy_view(uintptr_t vs, unsigned char *tmp, const struct wm_backing *
 {
     for (struct wm_region *r = wm_region_find(&wm_engine.regions, vs); r && r->vstart == vs;
          r = wm_region_next(&wm_engine.regions, r)) {
-        const struct wm_backing *b = r->backing;
         size_t n = (wm_region_mapped_len(r) + 4095) & ~(size_t)4095; /* whole 4 KiB pages */
-        if (!n || (b->reserve_only && !(r->flags & WM_R_COMMITTED)))
+        if (!n || !wm_region_committed(r))
             continue; /* nothing there but zeros */
         unsigned char *dst = tmp + (r->start - vs);
         if (nb->reserve_only && !wm_sys.VirtualAlloc(dst, n, MEM_COMMIT, PAGE_READWRITE))
