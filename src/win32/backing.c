@@ -48,26 +48,23 @@ int wm_backing_anon(uint64_t size, bool reserve_only, struct wm_backing **out)
     return 0;
 }
 
-static int backing_private(uint64_t size, bool reserve_only, struct wm_backing **out)
-{
-    struct wm_backing *b;
-    int err = new_backing(&b);
-    if (err)
-        return err;
-    b->kind = WM_B_ANON;
-    b->priv = 1;
-    b->writable = 1;
-    b->exec = 1; /* VirtualProtect gives private memory any protection */
-    b->reserve_only = reserve_only;
-    b->size = size;
-    *out = b;
-    return 0;
-}
+/* Private memory keeps its bytes in its views, not in the backing, so two
+ * backings (committed and only reserved) serve every private mapping: no
+ * allocation per mapping, and they are never released.  Their size lets
+ * any offset in the address space fit (size_t, for the 32-bit build). */
+static struct wm_backing private_backing[2] = {
+    {.size = SIZE_MAX & ~(size_t)0xffff, .refs = 1, .kind = WM_B_ANON, .writable = 1, .exec = 1, .priv = 1},
+    {.size = SIZE_MAX & ~(size_t)0xffff, .refs = 1, .kind = WM_B_ANON, .writable = 1, .exec = 1, .priv = 1,
+     .reserve_only = 1},
+};
 
 int wm_backing_private_anon(uint64_t size, int prot, struct wm_backing **out)
 {
-    if (prot == PROT_NONE || size <= WM_PRIVATE_MAX)
-        return backing_private(size, prot == PROT_NONE, out);
+    if (prot == PROT_NONE || size <= WM_PRIVATE_MAX) {
+        /* VirtualProtect gives private memory any protection (exec). */
+        *out = &private_backing[prot == PROT_NONE];
+        return 0;
+    }
     return wm_backing_anon(size, false, out);
 }
 
@@ -223,7 +220,8 @@ struct wm_backing *wm_region_file(const struct wm_region *r, uint64_t *off)
 
 void wm_backing_hold(struct wm_backing *b)
 {
-    b->refs++;
+    if (!b->priv)
+        b->refs++;
 }
 
 /* The handles the thread holding the engine lock releases are collected
@@ -269,7 +267,7 @@ void wm_await_deferred_closes(void)
 
 void wm_backing_release(struct wm_backing *b)
 {
-    if (--b->refs > 0)
+    if (b->priv || --b->refs > 0)
         return;
     if (b->section)
         close_handle(b->section);

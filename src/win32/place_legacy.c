@@ -195,13 +195,44 @@ static void *new_view(const struct wm_maparg *m, size_t len, uintptr_t at)
                                   len, (void *)at);
 }
 
+/* Where new private memory is tried first: next to the last, on the side
+ * that worked last time.  Wine 8 gives each 64 KiB VirtualAlloc(NULL) of the
+ * upper address space a Linux mapping of its own, 128 KiB below the previous
+ * one; with ~95 000 of them the process has no Linux mapping left for its
+ * heap.  Side by side, neighbours of one protection are one Linux mapping.
+ * Guarded by the engine lock. */
+static uintptr_t last_lo, last_hi;
+static bool last_up;
+
+static void *new_private_near_last(const struct wm_maparg *m, size_t len)
+{
+    if (!last_hi)
+        return NULL;
+    uintptr_t at[2] = {last_lo - len, last_hi}; /* below, above */
+    for (int k = 0; k < 2; k++) {
+        bool up = k ? !last_up : last_up;
+        if (!up && last_lo < len)
+            continue;
+        void *p = new_view(m, len, at[up]);
+        if (p) {
+            last_up = up;
+            return p;
+        }
+    }
+    return NULL;
+}
+
 static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
-    void *p = hint ? new_view(m, len, hint) : NULL;
+    void *p = hint ? new_view(m, len, hint) : !m->section ? new_private_near_last(m, len) : NULL;
     if (!p)
         p = new_view(m, len, 0);
     if (!p)
         return wm_last_errno();
+    if (!m->section) {
+        last_lo = (uintptr_t)p;
+        last_hi = last_lo + len;
+    }
     *out = (uintptr_t)p;
     return 0;
 }
