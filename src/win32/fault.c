@@ -9,7 +9,14 @@
  * frames, debuggers); if nothing handles them and the program has a SIGSEGV
  * handler, the unhandled-exception filter delivers SIGSEGV.
  *
- * A handler never runs inside Windows' exception dispatch: the faulting
+ * The vectored handler neither waits nor allocates: it reads the table
+ * under a shared lock only if it can take it at once, and touches no heap.
+ * What needs a wait or an allocation (the table while another thread changes
+ * it, a file that may have grown) is done by resolve(), which the thread is
+ * sent to outside exception dispatch, as a page fault waits in Linux: as if
+ * the faulting instruction had called it.
+ *
+ * A handler never runs inside Windows' exception dispatch either: the faulting
  * context is saved per thread and the thread is sent to deliver(), as if the
  * faulting instruction had called it.  When the handler returns, the saved
  * context is restored and the access retried; siglongjmp out of it is a
@@ -33,25 +40,44 @@
 
 enum { MAX_NESTING = 4, RETRY_LIMIT = 1000 };
 
-/* One signal being handled on a thread. */
+/* One signal being handled (or fault being resolved) on a thread. */
 struct delivery {
     CONTEXT ctx; /* where the fault happened: restored when the handler returns */
     siginfo_t info;
     struct winmmap_sigaction act;
     sigset_t prev_blocked;
+    ULONG_PTR access; /* resolve(): the faulting access (0 read, 1 write, 8 execute) */
+    DWORD code;       /* resolve(): the exception code */
 };
 
 struct thread_state {
+    SLIST_ENTRY link; /* on the free list while no thread has it */
     sigset_t blocked;
     int depth;
     uintptr_t retry_addr;
     int retries;
+    /* resolve() found a SIGSEGV with no handler: the access retried at
+     * pass_ip faults again, and goes on as an access violation. */
+    uintptr_t pass_addr, pass_ip;
     struct delivery d[MAX_NESTING];
 };
 
-/* A thread-local object, not a pointer to heap memory: the C runtime frees
- * it when the thread ends (its first use allocates it). */
-static __thread struct thread_state ts;
+/* Per-thread state lives in memory of our own, reached through a TLS slot:
+ * mingw's __thread allocates from the C runtime's heap on a thread's first
+ * use, and a first fault could then wait for a heap lock that the faulting
+ * thread, or the thread it is waiting for, holds.  A thread's state goes back
+ * to the free list when it ends (on_thread_exit). */
+static DWORD tls_slot = TLS_OUT_OF_INDEXES;
+static INIT_ONCE tls_once = INIT_ONCE_STATIC_INIT;
+static SLIST_HEADER free_states;
+
+static BOOL CALLBACK alloc_slot(PINIT_ONCE o, PVOID p, PVOID *c)
+{
+    (void)o, (void)p, (void)c;
+    InitializeSListHead(&free_states);
+    tls_slot = TlsAlloc();
+    return TRUE;
+}
 
 static SRWLOCK act_lock = SRWLOCK_INIT;
 static struct winmmap_sigaction actions[2]; /* SIGSEGV, SIGBUS */
@@ -63,10 +89,48 @@ static struct winmmap_sigaction *action_of(int sig)
     return sig == SIGSEGV ? &actions[0] : sig == SIGBUS ? &actions[1] : NULL;
 }
 
+/* This thread's state; NULL only when the system has no memory for it.
+ * Leaves GetLastError() as it was: the faulting code may be reading it. */
 static struct thread_state *thread_state(void)
 {
-    return &ts;
+    DWORD saved = GetLastError();
+    InitOnceExecuteOnce(&tls_once, alloc_slot, NULL, NULL);
+    if (tls_slot == TLS_OUT_OF_INDEXES)
+        return NULL;
+    struct thread_state *t = TlsGetValue(tls_slot);
+    if (!t) {
+        t = (struct thread_state *)InterlockedPopEntrySList(&free_states);
+        if (!t) {
+            /* A page-multiple batch; all but the first go on the free list. */
+            enum { BATCH = 16 };
+            t = VirtualAlloc(NULL, BATCH * sizeof *t, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+            for (int i = 1; t && i < BATCH; i++)
+                InterlockedPushEntrySList(&free_states, &t[i].link);
+        }
+        if (t) {
+            memset(t, 0, sizeof *t);
+            TlsSetValue(tls_slot, t);
+        }
+    }
+    SetLastError(saved);
+    return t;
 }
+
+/* The TLS callback (a .CRT$XL entry, run by the loader for every thread of
+ * the module's process): an ending thread's state is free again. */
+static void NTAPI on_thread_exit(PVOID module, DWORD reason, PVOID reserved)
+{
+    (void)module, (void)reserved;
+    if (reason != DLL_THREAD_DETACH || tls_slot == TLS_OUT_OF_INDEXES)
+        return;
+    struct thread_state *t = TlsGetValue(tls_slot);
+    if (t) {
+        TlsSetValue(tls_slot, NULL);
+        InterlockedPushEntrySList(&free_states, &t->link);
+    }
+}
+__attribute__((section(".CRT$XLW"), used)) static const PIMAGE_TLS_CALLBACK wm_thread_exit_callback =
+    on_thread_exit;
 
 #ifndef _WIN64
 static LONG(NTAPI *nt_continue)(CONTEXT *ctx, BOOLEAN alert);
@@ -77,10 +141,21 @@ static sigset_t bit(int sig)
     return (sigset_t)1 << (sig - 1);
 }
 
+static __attribute__((noreturn)) void resume(CONTEXT *ctx)
+{
+#ifdef _WIN64
+    RtlRestoreContext(ctx, NULL);
+#else
+    /* x86 has no RtlRestoreContext; NtContinue resumes the context as well. */
+    nt_continue(ctx, FALSE);
+#endif
+    abort(); /* not reached */
+}
+
 /* Runs on the faulting thread's own stack, outside exception dispatch. */
 static __attribute__((noreturn, used)) void deliver(struct delivery *d)
 {
-    struct thread_state *t = &ts;
+    struct thread_state *t = thread_state();
     int sig = d->info.si_signo;
     if (d->act.sa_flags & SA_SIGINFO)
         d->act.sa_sigaction(sig, &d->info, &d->ctx);
@@ -88,48 +163,29 @@ static __attribute__((noreturn, used)) void deliver(struct delivery *d)
         d->act.sa_handler(sig);
     t->blocked = d->prev_blocked;
     t->depth--;
-#ifdef _WIN64
-    RtlRestoreContext(&d->ctx, NULL);
-#else
-    /* x86 has no RtlRestoreContext; NtContinue resumes the context as well. */
-    nt_continue(&d->ctx, FALSE);
-#endif
-    abort(); /* not reached */
+    resume(&d->ctx);
 }
 
-/* Send the thread to deliver() with sig, or say that the default action
- * applies (returns false). */
-static bool redirect(EXCEPTION_POINTERS *ep, int sig, int code, void *addr)
+/* Make the faulting thread continue in fn(d), d the next delivery slot
+ * holding the faulting context, as if the faulting instruction had called
+ * it.  NULL when the thread is too deeply nested already. */
+static struct delivery *call_out(EXCEPTION_POINTERS *ep, struct thread_state *t, void (*fn)(struct delivery *))
 {
-    struct thread_state *t = thread_state();
-    if (t->depth == MAX_NESTING || (t->blocked & bit(sig)))
-        return false; /* Linux too kills a thread faulting with the signal blocked */
-    AcquireSRWLockExclusive(&act_lock);
-    struct winmmap_sigaction act = *action_of(sig);
-    if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN && (act.sa_flags & SA_RESETHAND))
-        action_of(sig)->sa_handler = SIG_DFL;
-    ReleaseSRWLockExclusive(&act_lock);
-    if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
-        return false; /* ignoring a fault is not possible: Linux kills too */
+    if (t->depth == MAX_NESTING)
+        return NULL;
     struct delivery *d = &t->d[t->depth++];
     d->ctx = *ep->ContextRecord;
     /* The exception's context may announce extended state (AVX) stored after
      * the CONTEXT; our copy has none, and NtContinue refuses such a claim. */
     d->ctx.ContextFlags = CONTEXT_FULL | CONTEXT_SEGMENTS;
-    d->info = (siginfo_t){.si_signo = sig, .si_code = code, .si_addr = addr};
-    d->act = act;
-    d->prev_blocked = t->blocked;
-    t->blocked |= act.sa_mask;
-    if (!(act.sa_flags & SA_NODEFER))
-        t->blocked |= bit(sig);
     CONTEXT *c = ep->ContextRecord;
 #ifdef _WIN64
-    /* As if the faulting instruction had called deliver(d): a return address,
-     * 32 bytes of shadow space for the callee, 16-byte alignment at the call. */
+    /* A return address, 32 bytes of shadow space for the callee, 16-byte
+     * alignment at the call. */
     DWORD64 sp = ((c->Rsp - 512) & ~(DWORD64)15) - 8;
     *(DWORD64 *)sp = c->Rip;
     c->Rsp = sp;
-    c->Rip = (DWORD64)(uintptr_t)deliver;
+    c->Rip = (DWORD64)(uintptr_t)fn;
     c->Rcx = (DWORD64)(uintptr_t)d;
 #else
     /* The same for x86 cdecl: the argument, then the return address. */
@@ -137,8 +193,42 @@ static bool redirect(EXCEPTION_POINTERS *ep, int sig, int code, void *addr)
     ((DWORD *)(uintptr_t)sp)[1] = (DWORD)(uintptr_t)d;
     ((DWORD *)(uintptr_t)sp)[0] = c->Eip;
     c->Esp = sp;
-    c->Eip = (DWORD)(uintptr_t)deliver;
+    c->Eip = (DWORD)(uintptr_t)fn;
 #endif
+    return d;
+}
+
+/* Fill d to run the handler of sig; false when the default action applies
+ * (no handler, or the signal blocked: Linux too kills a thread faulting
+ * with it blocked; ignoring a fault is not possible either). */
+static bool prepare_signal(struct thread_state *t, struct delivery *d, int sig, int code, void *addr)
+{
+    if (t->blocked & bit(sig))
+        return false;
+    AcquireSRWLockExclusive(&act_lock);
+    struct winmmap_sigaction act = *action_of(sig);
+    if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN && (act.sa_flags & SA_RESETHAND))
+        action_of(sig)->sa_handler = SIG_DFL;
+    ReleaseSRWLockExclusive(&act_lock);
+    if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
+        return false;
+    d->info = (siginfo_t){.si_signo = sig, .si_code = code, .si_addr = addr};
+    d->act = act;
+    d->prev_blocked = t->blocked;
+    t->blocked |= act.sa_mask;
+    if (!(act.sa_flags & SA_NODEFER))
+        t->blocked |= bit(sig);
+    return true;
+}
+
+/* Send the thread to deliver() with sig, or say that the default action
+ * applies (returns false). */
+static bool redirect(EXCEPTION_POINTERS *ep, int sig, int code, void *addr)
+{
+    struct thread_state *t = thread_state();
+    if (!t || t->depth == MAX_NESTING || !prepare_signal(t, &t->d[t->depth], sig, code, addr))
+        return false;
+    call_out(ep, t, deliver);
     return true;
 }
 
@@ -160,23 +250,88 @@ static bool allowed(int prot, ULONG_PTR access)
     return prot != PROT_NONE;
 }
 
+/* With the engine lock held (shared). */
 static enum fault_kind classify(uintptr_t addr, ULONG_PTR access)
 {
-    enum fault_kind k = NOT_OURS;
-    wm_lock_shared();
     struct wm_region *r = wm_region_find(&wm_engine.regions, addr);
-    if (r) {
-        /* Linux checks the protection first: SIGBUS only for an access the
-         * protection allows on a page past end of file. */
-        if (!allowed(r->prot, access))
-            k = ACCERR;
-        else if (addr >= r->start + wm_region_mapped_len(r))
-            k = PAST_EOF; /* also legacy's unmappable tail of a file's last 64 KiB page */
-        else
-            k = RETRY;
-    }
+    if (!r)
+        return NOT_OURS;
+    /* Linux checks the protection first: SIGBUS only for an access the
+     * protection allows on a page past end of file. */
+    if (!allowed(r->prot, access))
+        return ACCERR;
+    if (addr >= r->start + wm_region_mapped_len(r))
+        return PAST_EOF; /* also legacy's unmappable tail of a file's last 64 KiB page */
+    return RETRY;
+}
+
+/* A retry of the access at addr is allowed: the table allows it, and
+ * Windows' view was being rebuilt by another thread (legacy split), or the
+ * region was unmapped meanwhile.  A bounded number of tries guards against
+ * a table that is wrong. */
+static bool may_retry(struct thread_state *t, uintptr_t addr)
+{
+    if (t->retry_addr == addr)
+        return ++t->retries <= RETRY_LIMIT;
+    t->retry_addr = addr;
+    t->retries = 0;
+    return true;
+}
+
+static uintptr_t fault_ip(const CONTEXT *c)
+{
+#ifdef _WIN64
+    return (uintptr_t)c->Rip;
+#else
+    return (uintptr_t)c->Eip;
+#endif
+}
+
+/* Runs on the faulting thread's own stack, outside exception dispatch (so it
+ * may wait for the engine lock and allocate): decides a fault the handler
+ * could not, then retries the access or delivers the signal. */
+static __attribute__((noreturn, used)) void resolve(struct delivery *d)
+{
+    struct thread_state *t = thread_state();
+    uintptr_t addr = (uintptr_t)d->info.si_addr;
+    wm_lock_shared();
+    enum fault_kind k = classify(addr, d->access);
     wm_unlock_shared();
-    return k;
+    if (k == PAST_EOF && wm_resolve_past_eof(addr))
+        k = RETRY; /* the file has grown: the page is mapped now */
+    if (k == RETRY || k == NOT_OURS) {
+        /* NOT_OURS: unmapped meanwhile; the retried access decides again. */
+        if (may_retry(t, addr)) {
+            t->depth--;
+            resume(&d->ctx);
+        }
+        k = ACCERR;
+    }
+    t->retry_addr = 0;
+    int sig = (k == PAST_EOF || d->code == EXCEPTION_IN_PAGE_ERROR) ? SIGBUS : SIGSEGV;
+    if (prepare_signal(t, d, sig, sig == SIGBUS ? BUS_ADRERR : SEGV_ACCERR, (void *)addr))
+        deliver(d);
+    t->depth--;
+    if (sig == SIGBUS)
+        default_action(sig);
+    /* The default action of SIGSEGV: the access, retried, goes on as the
+     * access violation it is (on_exception lets it pass). */
+    t->pass_addr = addr;
+    t->pass_ip = fault_ip(&d->ctx);
+    resume(&d->ctx);
+}
+
+/* Send the thread to resolve() for the fault at addr. */
+static bool defer(EXCEPTION_POINTERS *ep, struct thread_state *t, uintptr_t addr)
+{
+    struct delivery *d = t ? call_out(ep, t, resolve) : NULL;
+    if (!d)
+        return false;
+    EXCEPTION_RECORD *er = ep->ExceptionRecord;
+    d->info = (siginfo_t){.si_addr = (void *)addr};
+    d->access = er->ExceptionInformation[0];
+    d->code = er->ExceptionCode;
+    return true;
 }
 
 static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
@@ -186,28 +341,39 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
         er->NumberParameters < 2 || wm_lock_held_by_me())
         return EXCEPTION_CONTINUE_SEARCH;
     uintptr_t addr = (uintptr_t)er->ExceptionInformation[1];
+    struct thread_state *t = thread_state();
+    if (t && t->pass_addr) {
+        bool pass = t->pass_addr == addr && t->pass_ip == fault_ip(ep->ContextRecord);
+        t->pass_addr = 0;
+        if (pass)
+            return EXCEPTION_CONTINUE_SEARCH;
+    }
+    /* Another thread is changing the table: the decision waits for it, which
+     * resolve() does outside exception dispatch.  (Without a thread state,
+     * which only a system out of memory leaves, wait here.) */
+    if (!TryAcquireSRWLockShared(&wm_engine.lock)) {
+        if (defer(ep, t, addr))
+            return EXCEPTION_CONTINUE_EXECUTION;
+        wm_lock_shared();
+    }
     enum fault_kind k = classify(addr, er->ExceptionInformation[0]);
+    wm_unlock_shared();
     if (k == NOT_OURS)
         return EXCEPTION_CONTINUE_SEARCH;
-    struct thread_state *t = thread_state();
     if (k == RETRY) {
-        /* The table allows the access: Windows' view is being rebuilt by
-         * another thread (legacy split), which the shared lock waited for.
-         * A bounded number of tries guards against a table that is wrong. */
-        if (t->retry_addr == addr && ++t->retries > RETRY_LIMIT)
-            k = ACCERR;
-        else {
-            if (t->retry_addr != addr) {
-                t->retry_addr = addr;
-                t->retries = 0;
-            }
+        if (t && may_retry(t, addr))
             return EXCEPTION_CONTINUE_EXECUTION;
-        }
+        k = ACCERR;
     }
     if (t)
         t->retry_addr = 0;
-    if (k == PAST_EOF && wm_resolve_past_eof(addr))
-        return EXCEPTION_CONTINUE_EXECUTION;
+    /* Whether the file has grown: locks and Win32 calls, outside dispatch. */
+    if (k == PAST_EOF && er->ExceptionCode != EXCEPTION_IN_PAGE_ERROR) {
+        if (defer(ep, t, addr))
+            return EXCEPTION_CONTINUE_EXECUTION;
+        if (wm_resolve_past_eof(addr))
+            return EXCEPTION_CONTINUE_EXECUTION;
+    }
     int sig = (k == PAST_EOF || er->ExceptionCode == EXCEPTION_IN_PAGE_ERROR) ? SIGBUS : SIGSEGV;
     int code = sig == SIGBUS ? BUS_ADRERR : SEGV_ACCERR;
     if (redirect(ep, sig, code, (void *)addr))
@@ -226,9 +392,11 @@ static LONG WINAPI on_unhandled(EXCEPTION_POINTERS *ep)
         /* Committed or reserved memory is mapped in POSIX terms (foreign.c):
          * a forbidden access there is SEGV_ACCERR; only free pages are MAPERR. */
         MEMORY_BASIC_INFORMATION mi;
-        wm_lock_shared();
-        bool spare = wm_engine.place->spare_end((uintptr_t)addr) != 0;
-        wm_unlock_shared();
+        bool spare = false; /* when the table is busy: rarely wrong, never waiting */
+        if (TryAcquireSRWLockShared(&wm_engine.lock)) {
+            spare = wm_engine.place->spare_end((uintptr_t)addr) != 0;
+            wm_unlock_shared();
+        }
         int code = !spare && VirtualQuery(addr, &mi, sizeof mi) && mi.State != MEM_FREE
                        ? SEGV_ACCERR
                        : SEGV_MAPERR;
@@ -307,6 +475,10 @@ winmmap_sighandler_t winmmap_signal(int sig, winmmap_sighandler_t handler)
 int winmmap_sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     struct thread_state *t = thread_state();
+    if (!t) {
+        errno = ENOMEM; /* no memory for the thread's signal state */
+        return -1;
+    }
     if (old)
         *old = t->blocked;
     if (!set)
@@ -371,16 +543,17 @@ _JBTYPE *winmmap_sigsetjmp_prepare(sigjmp_buf env, int savemask)
 {
     struct thread_state *t = thread_state();
     env->savemask = savemask;
-    env->mask = t->blocked;
-    env->depth = t->depth;
+    env->mask = t ? t->blocked : 0;
+    env->depth = t ? t->depth : 0;
     return env->buf;
 }
 
 void winmmap_siglongjmp(sigjmp_buf env, int val)
 {
     struct thread_state *t = thread_state();
-    if (env->savemask)
+    if (t && env->savemask)
         t->blocked = env->mask;
-    t->depth = env->depth; /* the handlers jumped out of are over */
+    if (t)
+        t->depth = env->depth; /* the handlers jumped out of are over */
     longjmp(env->buf, val);
 }
