@@ -108,6 +108,11 @@ const char *wmt_native_only(void)
     return WMT_WINDOWS ? "checks a rule that only the native kernel keeps" : NULL;
 }
 
+const char *wmt_windows_heaps(void)
+{
+    return WMT_WINDOWS ? NULL : "locks the Windows heaps (HeapLock): Windows only";
+}
+
 const char *wmt_not_root(void)
 {
 #ifndef _WIN32

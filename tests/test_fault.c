@@ -14,6 +14,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+#include "win32/internal.h"
+#endif
+
 #define RW (PROT_READ | PROT_WRITE)
 
 static sigjmp_buf jump;
@@ -329,6 +333,207 @@ void test_fault__ended_threads_leave_no_signal_state(void)
         CU_PASS("the heap did not grow with the ended threads");
     restore_default(SIGSEGV);
     munmap(p, pg);
+}
+
+/* Other threads map, protect and unmap memory of their own while faults
+ * are taken and fixed: every fault is still delivered, once, with its own
+ * address, and the churn never fails. */
+struct churner {
+    int rounds, failures;
+};
+
+static void *churn(void *arg)
+{
+    struct churner *c = arg;
+    size_t pg = wmt_page();
+    for (int i = 0; i < c->rounds; i++) {
+        int flags = (i & 1 ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+        unsigned char *m = mmap(NULL, 3 * pg, RW, flags, -1, 0);
+        if (m == MAP_FAILED) {
+            c->failures++;
+            continue;
+        }
+        m[pg] = 1;
+        c->failures += mprotect(m + pg, pg, PROT_READ) != 0;
+        c->failures += m[pg] != 1;
+        c->failures += munmap(m, pg) != 0;     /* a piece */
+        c->failures += munmap(m, 3 * pg) != 0; /* the rest */
+    }
+    return NULL;
+}
+
+void test_fault__faults_race_with_mmap_and_munmap_in_other_threads(void)
+{
+    size_t pg = fix_len = wmt_page();
+    unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    install(SIGSEGV, note_and_fix, 0);
+    enum { CHURNERS = 3, FAULTERS = 2 };
+    struct churner c[CHURNERS];
+    struct faulter f[FAULTERS];
+    pthread_t tc[CHURNERS], tf[FAULTERS];
+    for (int i = 0; i < CHURNERS; i++) {
+        c[i] = (struct churner){200, 0};
+        WMT_REQUIRE(pthread_create(&tc[i], NULL, churn, &c[i]) == 0);
+    }
+    for (int i = 0; i < FAULTERS; i++) {
+        f[i] = (struct faulter){p + i * pg, 0, 300};
+        WMT_REQUIRE(pthread_create(&tf[i], NULL, fault_loop, &f[i]) == 0);
+    }
+    for (int i = 0; i < FAULTERS; i++)
+        pthread_join(tf[i], NULL);
+    for (int i = 0; i < CHURNERS; i++)
+        pthread_join(tc[i], NULL);
+    for (int i = 0; i < FAULTERS; i++)
+        WMT_EQ(f[i].ok, 300);
+    for (int i = 0; i < CHURNERS; i++)
+        WMT_EQ(c[i].failures, 0);
+    restore_default(SIGSEGV);
+    WMT_AUDIT();
+    munmap(p, 2 * pg);
+}
+
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+/* A fault taken while another thread holds the engine's lock is decided
+ * once the table is consistent again (outside Windows' exception
+ * dispatch): SIGSEGV for PROT_NONE, SIGBUS past end of file. */
+static volatile LONG lock_released;
+static HANDLE lock_taken;
+
+static void *hold_engine_lock(void *arg)
+{
+    (void)arg;
+    wm_lock_exclusive();
+    SetEvent(lock_taken);
+    Sleep(200);
+    InterlockedExchange(&lock_released, 1);
+    wm_unlock_exclusive();
+    return NULL;
+}
+
+static volatile LONG released_at_handler;
+static void record_release_and_jump(int sig, siginfo_t *si, void *uc)
+{
+    released_at_handler = lock_released;
+    record_and_jump(sig, si, uc);
+}
+
+static int fault_while_locked(volatile unsigned char *p, int sig)
+{
+    lock_released = 0;
+    released_at_handler = -1;
+    hits = 0;
+    lock_taken = CreateEventW(NULL, TRUE, FALSE, NULL);
+    pthread_t t;
+    if (!lock_taken || pthread_create(&t, NULL, hold_engine_lock, NULL) != 0)
+        return -1;
+    WaitForSingleObject(lock_taken, INFINITE);
+    install(sig, record_release_and_jump, 0);
+    int faulted = faults_on_read(p);
+    pthread_join(t, NULL);
+    CloseHandle(lock_taken);
+    restore_default(sig);
+    return faulted;
+}
+#endif
+
+void test_fault__fault_while_the_table_is_locked_waits_for_it(void)
+{
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+    size_t pg = wmt_page();
+    unsigned char *p = mmap(NULL, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_EQ(fault_while_locked(p, SIGSEGV), 1);
+    WMT_EQ(hits, 1);
+    WMT_EQ(released_at_handler, 1);
+    WMT_EQ(last.si_signo, SIGSEGV);
+    WMT_EQ(last.si_code, SEGV_ACCERR);
+    WMT_PTR_EQ(last.si_addr, p);
+    munmap(p, pg);
+
+    int fd = wmt_temp_file(10, 1, O_RDWR, NULL, 0);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *f = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(f != MAP_FAILED);
+    WMT_EQ(fault_while_locked(f + pg, SIGBUS), 1);
+    WMT_EQ(hits, 1);
+    WMT_EQ(released_at_handler, 1);
+    WMT_EQ(last.si_signo, SIGBUS);
+    WMT_PTR_EQ(last.si_addr, f + pg);
+    WMT_AUDIT();
+    munmap(f, 2 * pg);
+    close(fd);
+#else
+    WMT_LACKS("winmmap's test hooks on Windows");
+#endif
+}
+
+#ifdef _WIN32
+/* A thread's first fault must not need the heap: here another thread holds
+ * every heap of the process locked while it is taken.  (mingw's __thread,
+ * which the signal state used to be, allocates on a thread's first use.) */
+static volatile LONG heapless_hits;
+static sigjmp_buf heapless_jump; /* one thread uses it: no __thread, which allocates */
+
+static void count_without_heap(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si, (void)uc;
+    InterlockedIncrement(&heapless_hits);
+    siglongjmp(heapless_jump, 1);
+}
+
+struct heapless {
+    volatile unsigned char *page;
+    HANDLE ready, go, done;
+};
+
+static void *first_fault(void *arg)
+{
+    struct heapless *h = arg;
+    SetEvent(h->ready); /* its start-up (which allocates) is over */
+    WaitForSingleObject(h->go, INFINITE);
+    if (sigsetjmp(heapless_jump, 1) == 0)
+        (void)*h->page;
+    SetEvent(h->done);
+    return NULL;
+}
+#endif
+
+void test_fault__first_fault_of_a_thread_needs_no_heap(void)
+{
+#ifdef _WIN32
+    unsigned char *p = mmap(NULL, wmt_page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    install(SIGSEGV, count_without_heap, 0);
+    struct heapless h = {p, CreateEventW(NULL, FALSE, FALSE, NULL), CreateEventW(NULL, FALSE, FALSE, NULL),
+                         CreateEventW(NULL, FALSE, FALSE, NULL)};
+    WMT_REQUIRE(h.ready && h.go && h.done);
+    heapless_hits = 0;
+    pthread_t t;
+    WMT_REQUIRE(pthread_create(&t, NULL, first_fault, &h) == 0);
+    WaitForSingleObject(h.ready, INFINITE);
+    HANDLE heaps[64];
+    DWORD n = GetProcessHeaps(64, heaps);
+    if (n > 64)
+        n = 64;
+    for (DWORD i = 0; i < n; i++)
+        HeapLock(heaps[i]);
+    SetEvent(h.go);
+    /* Nothing here may allocate until the heaps are unlocked. */
+    DWORD waited = WaitForSingleObject(h.done, 10000);
+    for (DWORD i = 0; i < n; i++)
+        HeapUnlock(heaps[i]);
+    pthread_join(t, NULL);
+    WMT_EQ(waited, WAIT_OBJECT_0); /* else the fault waited for a heap */
+    WMT_EQ(heapless_hits, 1);
+    CloseHandle(h.ready);
+    CloseHandle(h.go);
+    CloseHandle(h.done);
+    restore_default(SIGSEGV);
+    munmap(p, wmt_page());
+#else
+    WMT_LACKS("the Windows heap API");
+#endif
 }
 
 /* ---- default actions, seen from a parent ---- */

@@ -155,6 +155,7 @@ typedef const char *(*wmt_skip_fn)(void);
 const char *wmt_windows_only(void);  /* checks the Windows engine's own guarantees
                                       * (winmmap's, so only with its test hooks) */
 const char *wmt_native_only(void);
+const char *wmt_windows_heaps(void); /* the Windows heap API */
 const char *wmt_exact_only(void);    /* needs 4 KiB placement */
 const char *wmt_not_root(void);      /* permission bits do not bind root */
 const char *wmt_dontunmap_refused(void); /* test_mremap.c */
