@@ -72,12 +72,47 @@ static void free_reserved(uintptr_t addr, size_t len)
     VirtualFree((void *)addr, 0, MEM_RELEASE);
 }
 
+/* Set once a range released for a split was taken by another allocation
+ * (a new thread's stack, say) before we took it back.  From then on a range
+ * is released only after checking that it is still our allocation. */
+static bool lost;
+
 /* Take [addr, addr+len) back after releasing it; on failure the range is lost
  * to whoever took it, which the caller reports as ENOMEM. */
 static int retake(uintptr_t addr, size_t len)
 {
     uintptr_t got;
-    return reserve(addr, len, true, &got);
+    int err = reserve(addr, len, true, &got);
+    if (err)
+        lost = true;
+    return err;
+}
+
+/* Whether [addr, addr+len) is still exactly one allocation of ours, of the
+ * given state: an allocation of another starting at addr (a thread's stack
+ * has its reserved part at its base) either has another state or goes on
+ * past addr+len.  Asked only once a range was lost (two VirtualQuery calls). */
+static bool still_ours(uintptr_t addr, size_t len, DWORD type)
+{
+    MEMORY_BASIC_INFORMATION a, b;
+    if (!VirtualQuery((void *)addr, &a, sizeof a) || (uintptr_t)a.AllocationBase != addr || a.Type != type)
+        return false;
+    return !VirtualQuery((void *)(addr + len), &b, sizeof b) || (uintptr_t)b.AllocationBase != addr;
+}
+
+/* Whether the allocation at addr (if any) holds reserved pages only, as
+ * every reservation of ours does: one that took a lost range, such as a
+ * thread's stack (reserved at its base, committed above), holds committed
+ * pages too, and must be neither released nor committed into.  Asked only
+ * once a range was lost. */
+static bool only_reserved(uintptr_t addr)
+{
+    MEMORY_BASIC_INFORMATION mi;
+    for (uintptr_t p = addr; VirtualQuery((void *)p, &mi, sizeof mi) && (uintptr_t)mi.AllocationBase == addr;
+         p = (uintptr_t)mi.BaseAddress + mi.RegionSize)
+        if (mi.State != MEM_RESERVE)
+            return false;
+    return true;
 }
 
 /* Also used on undo paths (ensure_reserved), so it asks VirtualQuery
@@ -113,7 +148,9 @@ static int join(uintptr_t addr, size_t len)
         if (!VirtualQuery((void *)p, &mi, sizeof mi))
             break;
         p = (uintptr_t)mi.BaseAddress + mi.RegionSize;
-        if (mi.State == MEM_RESERVE) {
+        /* Only reservations that start inside the range: one starting below
+         * it is another allocation's (a thread stack's reserved part). */
+        if (mi.State == MEM_RESERVE && (uintptr_t)mi.AllocationBase >= addr) {
             VirtualFree(mi.AllocationBase, 0, MEM_RELEASE);
             any = true;
         }
@@ -143,21 +180,20 @@ static int ensure_reserved(uintptr_t addr, size_t len)
  * there, or allocated afresh when the range is free.  Anything else there
  * was taken by another allocation in the release-and-retake window: ENOMEM,
  * never a commit into it (its owner's memory would be overwritten). */
-static bool lost; /* some range was lost so: free_view checks before releasing */
-
 static int map_private(uintptr_t addr, size_t len, const struct wm_maparg *m)
 {
     DWORD prot = m->reserve_only ? PAGE_NOACCESS : PAGE_READWRITE;
     MEMORY_BASIC_INFORMATION mi;
     if (!VirtualQuery((void *)addr, &mi, sizeof mi))
         return ENOMEM;
-    if (mi.State == MEM_RESERVE && (uintptr_t)mi.AllocationBase == addr && mi.RegionSize >= len) {
+    if (mi.State == MEM_RESERVE && (uintptr_t)mi.AllocationBase == addr && mi.RegionSize >= len &&
+        (!lost || only_reserved(addr))) {
         if (m->reserve_only || wm_sys.VirtualAlloc((void *)addr, len, MEM_COMMIT, prot))
             return 0;
         return wm_last_errno();
     }
     if (mi.State != MEM_FREE) {
-        lost = true;
+        lost = true; /* another allocation's now: never commit into it */
         return ENOMEM;
     }
     DWORD type = MEM_RESERVE | (m->reserve_only ? 0 : MEM_COMMIT);
@@ -174,6 +210,8 @@ static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
 {
     if (!m->section)
         return map_private(addr, len, m);
+    if (lost && !only_reserved(addr))
+        return ENOMEM; /* another allocation's now */
     free_reserved(addr, len);
     void *p = wm_sys.MapViewOfFileEx(m->section, m->access, (DWORD)(m->offset >> 32),
                                      (DWORD)m->offset, len, (void *)addr);
@@ -249,23 +287,11 @@ static int unmap(uintptr_t addr, size_t len, bool priv)
     return 0;
 }
 
-/* Whether [addr, addr+len) is still the one allocation of ours it was: a
- * range lost in the release-and-retake window belongs to another allocation,
- * which must not be released in our place.  Asked only once a range was
- * lost (two VirtualQuery calls cost munmap half the time of VirtualFree). */
-static bool still_ours(uintptr_t addr, size_t len)
-{
-    MEMORY_BASIC_INFORMATION a, b;
-    return VirtualQuery((void *)addr, &a, sizeof a) && (uintptr_t)a.AllocationBase == addr &&
-           a.Type == MEM_PRIVATE && VirtualQuery((void *)(addr + len - 1), &b, sizeof b) &&
-           (uintptr_t)b.AllocationBase == addr;
-}
-
 static void free_view(uintptr_t addr, size_t len, bool priv)
 {
     if (!priv)
         wm_sys.UnmapViewOfFile((void *)addr);
-    else if (!lost || still_ours(addr, len))
+    else if (!lost || still_ours(addr, len, MEM_PRIVATE))
         VirtualFree((void *)addr, 0, MEM_RELEASE);
 }
 

@@ -159,13 +159,32 @@ bool wm_view_has_private_pages(uintptr_t vstart)
     return false;
 }
 
+/* The view at vs could not be mapped again: its range is free or, in the
+ * legacy strategy, was taken by another allocation in the release-and-retake
+ * window (a new thread's stack, say).  Either way it is not ours any more,
+ * and its regions must never read, protect, decommit or release it again:
+ * they are dropped, as if unmapped (their bytes are gone already). */
+static void forget_view(uintptr_t vs)
+{
+    struct wm_region *r = wm_region_find(&wm_engine.regions, vs);
+    while (r && r->vstart == vs) {
+        struct wm_region *next = wm_region_next(&wm_engine.regions, r);
+        wm_region_remove(&wm_engine.regions, r);
+        wm_backing_release(r->backing);
+        wm_region_free(r);
+        r = next;
+    }
+}
+
 void wm_restore_view(const struct wm_region *r)
 {
     struct wm_maparg m = view_arg(r);
     uintptr_t vs = r->vstart;
     /* A second try covers a transient failure; nothing else can be done. */
-    if (wm_engine.place->map(vs, view_map_len(r), &m))
-        wm_engine.place->map(vs, view_map_len(r), &m);
+    if (wm_engine.place->map(vs, view_map_len(r), &m) && wm_engine.place->map(vs, view_map_len(r), &m)) {
+        forget_view(vs); /* r is freed */
+        return;
+    }
     wm_apply_view_prots(vs);
 }
 
@@ -255,8 +274,10 @@ static void put_back(const struct wm_region *r, const struct saved *sv)
     }
     struct wm_maparg m = view_arg(r);
     if (wm_engine.place->map(r->vstart, view_map_len(r), &m) &&
-        wm_engine.place->map(r->vstart, view_map_len(r), &m))
-        return; /* lost: its bytes go with it */
+        wm_engine.place->map(r->vstart, view_map_len(r), &m)) {
+        forget_view(r->vstart); /* lost: its bytes go with it */
+        return;
+    }
     restore_saved(sv);
     wm_apply_view_prots(r->vstart);
 }
