@@ -34,7 +34,7 @@ struct entry {
     uintptr_t start, end;
     uint64_t offset, size; /* in the section; the section's size */
     HANDLE section, file;  /* handle values in the child; section NULL: past EOF */
-    uint16_t rflags;       /* WM_R_SHARED, WM_R_ANON, WM_R_WIPEONFORK */
+    uint16_t rflags;       /* WM_R_SHARED, WM_R_ANON, WM_R_WIPEONFORK; WM_R_DONTFORK: absent */
     uint8_t prot, advice;
     struct wm_backing like; /* kind and access bits only */
 };
@@ -176,6 +176,12 @@ static int open_copies(struct child *c, struct block *blk)
 static int describe(struct child *c, const struct wm_region *r, struct entry *e)
 {
     const struct wm_backing *b = r->backing;
+    if (r->flags & WM_R_DONTFORK) {
+        /* Absent in the child, but reserved there like the rest until it
+         * runs: its start-up must not put memory of its own there. */
+        *e = (struct entry){.start = r->start, .end = r->end, .rflags = WM_R_DONTFORK};
+        return 0;
+    }
     *e = (struct entry){r->start, r->end, r->offset, b->size, NULL, NULL,
                         (uint16_t)(r->flags & (WM_R_SHARED | WM_R_ANON | WM_R_WIPEONFORK)),
                         r->prot, r->advice, {0}};
@@ -242,7 +248,7 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     size_t n = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r))
-        n += !(r->flags & WM_R_DONTFORK);
+        n++;
     size_t size = sizeof(struct block) + n * sizeof(struct entry) + arg_size;
     struct block *blk = wm_sys.VirtualAlloc(NULL, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     if (!blk)
@@ -259,8 +265,7 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     size_t i = 0;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
          r = wm_region_next(&wm_engine.regions, r))
-        if (!(r->flags & WM_R_DONTFORK))
-            err = describe(&c, r, &blk->e[i++]);
+        err = describe(&c, r, &blk->e[i++]);
     if (!err)
         err = reserve_in_child(&c, blk);
     /* The block at the same address in the child. */
@@ -334,6 +339,8 @@ static void fail(const char *what, int err)
  * Wine); the other ranges map the parent's sections. */
 static void map_entry(const struct entry *e, const unsigned char *copies)
 {
+    if (e->rflags & WM_R_DONTFORK)
+        return; /* stays the adopted reservation: unmapped, as in a forked child */
     struct wm_backing *b;
     bool copy = (e->rflags & WM_R_ANON) && !(e->rflags & WM_R_SHARED);
     size_t len = e->end - e->start;
