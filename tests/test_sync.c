@@ -14,6 +14,10 @@
 
 #define RW (PROT_READ | PROT_WRITE)
 
+#ifndef O_BINARY
+#define O_BINARY 0
+#endif
+
 void test_msync__after_ms_sync_read_returns_the_mapped_writes(void)
 {
     size_t pg = wmt_page();
@@ -53,6 +57,21 @@ static BOOL WINAPI count_flush_file(HANDLE h)
     flushed_files++;
     return real_flush_file(h);
 }
+
+/* The file index of the handle FlushFileBuffers was last given. */
+static uint64_t flushed_index;
+static uint64_t index_of(HANDLE h)
+{
+    BY_HANDLE_FILE_INFORMATION fi;
+    return GetFileInformationByHandle(h, &fi) ? (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow : 0;
+}
+
+static BOOL WINAPI note_flushed_file(HANDLE h)
+{
+    flushed_files++;
+    flushed_index = index_of(h);
+    return real_flush_file(h);
+}
 #endif
 
 void test_msync__ms_sync_writes_the_pages_and_flushes_the_file(void)
@@ -87,6 +106,49 @@ void test_msync__ms_sync_writes_the_pages_and_flushes_the_file(void)
     munmap(p, 2 * pg);
     close(fd);
 #endif
+}
+
+/* POSIX lets the descriptor be closed right after mmap: MS_SYNC still waits
+ * for that file, also when the descriptor's number (on Windows its handle
+ * value) now belongs to another file. */
+void test_msync__ms_sync_after_the_descriptor_is_closed_syncs_the_mapped_file(void)
+{
+    size_t pg = wmt_page();
+    char path[256];
+    int fd = wmt_temp_file(2 * pg, 1, O_RDWR, path, sizeof path);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 2 * pg, RW, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+    uint64_t mapped_index = index_of((HANDLE)_get_osfhandle(fd));
+#endif
+    close(fd);
+    int other = wmt_temp_file(pg, 2, O_RDWR, NULL, 0); /* likely the number (and handle) just freed */
+    WMT_REQUIRE(other >= 0);
+    p[pg + 3] = 0x5c;
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+    real_flush_file = wm_sys.FlushFileBuffers;
+    wm_sys.FlushFileBuffers = note_flushed_file;
+    flushed_files = 0;
+    flushed_index = 0;
+#endif
+    int rc = msync(p, 2 * pg, MS_SYNC);
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+    wm_sys.FlushFileBuffers = real_flush_file;
+    WMT_EQ(flushed_files, 1);
+    WMT_TRUE(flushed_index == mapped_index); /* the mapped file's, not the other's */
+#endif
+    WMT_EQ(rc, 0);
+    int again = open(path, O_RDONLY | O_BINARY);
+    WMT_REQUIRE(again >= 0);
+    unsigned char c = 0;
+    WMT_EQ(wmt_pread(again, &c, 1, (long long)pg + 3), 1);
+    WMT_EQ(c, 0x5c);
+    WMT_EQ(wmt_pread(other, &c, 1, 3), 1);
+    WMT_EQ(c, wmt_pattern(3, 2)); /* the other file is untouched */
+    close(again);
+    munmap(p, 2 * pg);
+    close(other);
 }
 
 void test_msync__fsync_and_fdatasync(void)

@@ -16,6 +16,10 @@
 
 #define RW (PROT_READ | PROT_WRITE)
 
+#ifndef O_BINARY
+#define O_BINARY 0
+#endif
+
 #if WMT_HAVE_SIGNALS
 static sigjmp_buf jump;
 static volatile int bus_hits;
@@ -91,6 +95,36 @@ void test_truncate__ftruncate_growth_shows_in_a_longer_mapping(void)
     WMT_AUDIT();
     munmap(p, 3 * pg);
     close(fd);
+}
+
+/* The file grows through another descriptor after the mapping's own was
+ * closed: the pages it now covers are mapped when touched. */
+void test_truncate__growth_after_the_descriptor_is_closed_shows_in_the_mapping(void)
+{
+    size_t pg = wmt_page();
+    char path[256];
+    int fd = wmt_temp_file(pg, 1, O_RDWR, path, sizeof path);
+    WMT_REQUIRE(fd >= 0);
+    unsigned char *p = mmap(NULL, 3 * pg, RW, MAP_SHARED, fd, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    close(fd);
+    WMT_TRUE(sigbus_on_read(p + 2 * pg));
+    int again = open(path, O_RDWR | O_BINARY);
+    WMT_REQUIRE(again >= 0);
+    WMT_EQ(ftruncate(again, (off_t)(3 * pg)), 0);
+    close(again);
+    WMT_TRUE(!sigbus_on_read(p + 2 * pg));
+    p[2 * pg + 5] = 0x6b;
+    WMT_EQ(msync(p, 3 * pg, MS_SYNC), 0);
+    again = open(path, O_RDONLY | O_BINARY);
+    WMT_REQUIRE(again >= 0);
+    unsigned char c = 0;
+    WMT_EQ(wmt_pread(again, &c, 1, 2 * (long long)pg + 5), 1);
+    WMT_EQ(c, 0x6b);
+    close(again);
+    WMT_TRUE(wmt_has_pattern(p, pg, 0, 1));
+    WMT_AUDIT();
+    munmap(p, 3 * pg);
 }
 
 void test_truncate__write_growth_shows_in_a_longer_mapping(void)
@@ -176,7 +210,7 @@ void test_truncate__descriptor_not_open_for_writing_einval(void)
     WMT_REQUIRE(fd >= 0);
     unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     WMT_REQUIRE(p != MAP_FAILED);
-    int ro = open(path, O_RDONLY);
+    int ro = open(path, O_RDONLY | O_BINARY);
     WMT_REQUIRE(ro >= 0);
     WMT_ERRNO(ftruncate(ro, (off_t)pg), -1, EINVAL);
     WMT_EQ(wmt_file_size(fd), (long long)(2 * pg));

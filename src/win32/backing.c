@@ -103,6 +103,19 @@ static int check_empty(HANDLE h, bool shared, int prot, struct wm_backing *b)
     return 0;
 }
 
+/* The file index (inode) behind h: FileInternalInformation, a few
+ * microseconds under Wine (its descriptor is cached), where the volume and
+ * id of FileIdInformation cost 0.7 ms. */
+static bool file_index(HANDLE h, uint64_t *index)
+{
+    IO_STATUS_BLOCK io;
+    LARGE_INTEGER i;
+    if (!wm_sys.NtQueryInformationFile || wm_sys.NtQueryInformationFile(h, &io, &i, sizeof i, 6) < 0)
+        return false;
+    *index = (uint64_t)i.QuadPart;
+    return true;
+}
+
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
 {
     struct wm_backing *b;
@@ -111,14 +124,18 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
     if (err)
         return err;
     b->kind = WM_B_FILE;
-    HANDLE self = GetCurrentProcess();
-    /* Our own handle: the caller may close the descriptor right after mmap. */
-    if (!wm_sys.DuplicateHandle(self, h, self, &b->file, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+    /* The caller may close the descriptor right after mmap, but a handle of
+     * our own per mapping (DuplicateHandle, and CloseHandle at munmap) costs
+     * Wine two wineserver round trips, a third of a file mapping: the
+     * descriptor's handle is borrowed, and ours made only when the file is
+     * needed later (wm_backing_file_handle).  Without the index, ours now. */
+    if (file_index(h, &b->index)) {
+        b->borrowed = h;
+    } else if (!wm_sys.DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &b->file, 0, FALSE,
+                                       DUPLICATE_SAME_ACCESS)) {
         err = wm_last_errno();
         goto fail;
     }
-    /* Only the size, from the caller's handle: Wine has its descriptor
-     * cached, not our fresh duplicate's. */
     if (!wm_sys.GetFileSizeEx(h, &size)) {
         err = wm_last_errno();
         goto fail;
@@ -134,15 +151,15 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
     }
     DWORD x = b->exec ? 4 : 0; /* PAGE_X << 4 == PAGE_EXECUTE_X */
     if (!shared) {
-        b->section = section(b->file, PAGE_WRITECOPY << x, 0);
+        b->section = section(h, PAGE_WRITECOPY << x, 0);
     } else {
         /* Read-write when the handle allows it, so a later mprotect can add
          * PROT_WRITE; a section never grows the file because its size is
          * the file's own. */
-        b->section = section(b->file, PAGE_READWRITE << x, 0);
+        b->section = section(h, PAGE_READWRITE << x, 0);
         b->writable = b->section != NULL;
         if (!b->section && GetLastError() == ERROR_ACCESS_DENIED && !(prot & PROT_WRITE))
-            b->section = section(b->file, PAGE_READONLY << x, 0);
+            b->section = section(h, PAGE_READONLY << x, 0);
     }
     if (!b->section) {
         err = wm_last_errno();
@@ -156,6 +173,77 @@ fail:
         wm_sys.CloseHandle(b->file);
     free(b);
     return err;
+}
+
+/* A view of b's section, to ask Windows for the file's name. */
+static void *view_of(const struct wm_backing *b)
+{
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r))
+        if (r->backing == b && wm_region_mapped_len(r))
+            return (void *)r->start;
+    return NULL;
+}
+
+/* Say why an ntdll call failed: out of memory, or the file is not there. */
+static HANDLE not_reached(LONG status)
+{
+    SetLastError(status == (LONG)0xC0000017 /* STATUS_NO_MEMORY */ ? ERROR_NOT_ENOUGH_MEMORY
+                                                                 : ERROR_FILE_NOT_FOUND);
+    return NULL;
+}
+
+/* The file behind the view at v, opened again by the name Windows gives the
+ * view ("\Device\HarddiskVolume3\..." on Windows, "\??\Z:\..." under
+ * Wine), if it is still the file of that index. */
+static HANDLE reopen_by_name(const struct wm_backing *b, void *v)
+{
+    union {
+        UNICODE_STRING name;
+        WCHAR buf[1024 + sizeof(UNICODE_STRING) / sizeof(WCHAR)];
+    } u;
+    enum { MEMORY_MAPPED_FILENAME_INFORMATION = 2 };
+    if (!v || !wm_sys.NtQueryVirtualMemory || !wm_sys.NtOpenFile)
+        return not_reached(0);
+    LONG st = wm_sys.NtQueryVirtualMemory(GetCurrentProcess(), v, MEMORY_MAPPED_FILENAME_INFORMATION, &u,
+                                          sizeof u, NULL);
+    if (st < 0)
+        return not_reached(st);
+    OBJECT_ATTRIBUTES oa;
+    InitializeObjectAttributes(&oa, &u.name, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    IO_STATUS_BLOCK io;
+    HANDLE h = NULL;
+    ACCESS_MASK access = SYNCHRONIZE | FILE_READ_DATA | FILE_READ_ATTRIBUTES |
+                         (b->writable ? FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES : 0);
+    const ULONG share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+    enum { SYNC_IO = 0x20 /* FILE_SYNCHRONOUS_IO_NONALERT */, NON_DIRECTORY = 0x40 };
+    if ((st = wm_sys.NtOpenFile(&h, access, &oa, &io, share, SYNC_IO | NON_DIRECTORY)) < 0)
+        return not_reached(st);
+    uint64_t index;
+    if (!file_index(h, &index) || index != b->index) {
+        wm_sys.CloseHandle(h); /* another file has that name now */
+        return not_reached(0);
+    }
+    return h;
+}
+
+HANDLE wm_backing_file_handle(struct wm_backing *b)
+{
+    if (b->file || b->kind != WM_B_FILE)
+        return b->file;
+    HANDLE self = GetCurrentProcess(), h = NULL;
+    uint64_t index;
+    /* The borrowed handle, while it still names the file: its descriptor
+     * may have been closed and the handle value given to another object. */
+    if (!b->borrowed || !file_index(b->borrowed, &index) || index != b->index ||
+        !wm_sys.DuplicateHandle(self, b->borrowed, self, &h, 0, FALSE, DUPLICATE_SAME_ACCESS))
+        h = reopen_by_name(b, view_of(b));
+    if (!h)
+        return NULL;
+    /* msync holds the lock shared: another thread may have been first. */
+    if (InterlockedCompareExchangePointer(&b->file, h, NULL) != NULL)
+        wm_sys.CloseHandle(h);
+    return b->file;
 }
 
 int wm_backing_adopt(HANDLE section, HANDLE file, uint64_t size, const struct wm_backing *like,
@@ -179,12 +267,13 @@ int wm_backing_adopt(HANDLE section, HANDLE file, uint64_t size, const struct wm
 int wm_backing_reopen(struct wm_backing *b)
 {
     LARGE_INTEGER size;
-    if (!wm_sys.GetFileSizeEx(b->file, &size))
+    HANDLE f = wm_backing_file_handle(b);
+    if (!f || !wm_sys.GetFileSizeEx(f, &size))
         return wm_last_errno();
     HANDLE s = NULL;
     if (size.QuadPart > 0) {
         DWORD base = b->cow ? PAGE_WRITECOPY : b->writable ? PAGE_READWRITE : PAGE_READONLY;
-        if (!(s = section(b->file, base << (b->exec ? 4 : 0), 0)))
+        if (!(s = section(f, base << (b->exec ? 4 : 0), 0)))
             return wm_last_errno();
     }
     if (b->section)
@@ -194,10 +283,11 @@ int wm_backing_reopen(struct wm_backing *b)
     return 0;
 }
 
-int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *index)
+int wm_backing_identity(struct wm_backing *b, uint32_t *volume, uint64_t *index)
 {
     BY_HANDLE_FILE_INFORMATION fi;
-    if (!wm_sys.GetFileInformationByHandle(b->file, &fi))
+    HANDLE f = wm_backing_file_handle(b);
+    if (!f || !wm_sys.GetFileInformationByHandle(f, &fi))
         return wm_last_errno();
     *volume = fi.dwVolumeSerialNumber;
     *index = (uint64_t)fi.nFileIndexHigh << 32 | fi.nFileIndexLow;

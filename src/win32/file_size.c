@@ -28,7 +28,8 @@ static int grow_into(uintptr_t addr)
         return ENXIO;
     struct wm_backing *b = r->backing;
     LARGE_INTEGER size;
-    if (!wm_sys.GetFileSizeEx(b->file, &size))
+    HANDLE f = wm_backing_file_handle(b);
+    if (!f || !wm_sys.GetFileSizeEx(f, &size))
         return wm_last_errno();
     uint64_t fsize = (uint64_t)size.QuadPart;
     uintptr_t lo = r->start;
@@ -41,9 +42,15 @@ static int grow_into(uintptr_t addr)
      * size their extent was computed from. */
     struct wm_backing *nb;
     int prot = (b->exec ? PROT_EXEC : 0) | (b->writable ? PROT_WRITE : 0);
-    int err = wm_backing_file(b->file, !b->cow, prot, &nb);
+    int err = wm_backing_file(f, !b->cow, prot, &nb);
     if (err)
         return err;
+    /* nb borrowed b's handle, which goes with b: a handle of its own. */
+    if (!wm_backing_file_handle(nb)) {
+        err = wm_last_errno();
+        wm_backing_release(nb);
+        return err;
+    }
     if ((err = wm_isolate_range(lo, hi))) {
         wm_merge_range(lo, hi);
         wm_backing_release(nb);

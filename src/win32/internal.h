@@ -25,7 +25,11 @@ enum { WM_B_ANON, WM_B_FILE };
 
 struct wm_backing {
     HANDLE section;     /* NULL when the file part is empty (all past EOF), and for priv */
-    HANDLE file;        /* our duplicate of the fd's handle; NULL for anonymous */
+    /* The file: our own handle, made when first needed (wm_backing_file_handle);
+     * until then the descriptor's handle, borrowed, and the file's index to
+     * tell whether that handle still names the file.  NULL for anonymous. */
+    HANDLE file, borrowed;
+    uint64_t index;
     uint64_t size;      /* bytes the section covers (file: its size at creation) */
     /* Only for the anonymous copy of a private file view: where its bytes
      * came from (kept apart: few backings need it). */
@@ -75,10 +79,14 @@ int wm_backing_reopen(struct wm_backing *b);
 /* The identity of the file behind b (volume serial, file index).  Queried
  * when needed (truncation, mremap), not kept: it costs Wine ~190 us and
  * every mapping 16 bytes more. */
-int wm_backing_identity(const struct wm_backing *b, uint32_t *volume, uint64_t *index);
+int wm_backing_identity(struct wm_backing *b, uint32_t *volume, uint64_t *index);
 /* The file backing behind region r and the file offset of r->start, for a
  * file mapping or a private copy of one; NULL for anonymous memory. */
 struct wm_backing *wm_region_file(const struct wm_region *r, uint64_t *off);
+/* b's file as a handle of ours (NULL with GetLastError set when the file
+ * cannot be reached: its descriptor closed and the file renamed or deleted
+ * since).  With the engine lock held, shared or exclusive. */
+HANDLE wm_backing_file_handle(struct wm_backing *b);
 /* Whether handle h was opened with every access right in need (FILE_*_DATA).
  * True when that cannot be asked (no NtQueryObject): Windows refuses later. */
 bool wm_handle_allows(HANDLE h, ACCESS_MASK need);

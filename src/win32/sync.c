@@ -47,15 +47,23 @@ static int do_msync(uintptr_t lo, size_t len, int flags)
         return err;
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, lo); r && r->start < hi;
          r = wm_region_next(&wm_engine.regions, r)) {
-        const struct wm_backing *b = r->backing;
+        struct wm_backing *b = r->backing;
         if (!(r->flags & WM_R_SHARED) || (r->flags & (WM_R_ANON | WM_R_PAST_EOF)) || !b->writable)
             continue;
         uintptr_t a;
         size_t n = file_bytes(r, lo, hi, &a);
         if (n && !wm_sys.FlushViewOfFile((void *)a, n))
             return wm_last_errno();
-        if ((flags & MS_SYNC) && !wm_sys.FlushFileBuffers(b->file))
-            return wm_last_errno();
+        if (flags & MS_SYNC) {
+            HANDLE f = wm_backing_file_handle(b);
+            if (!f) {
+                /* The file cannot be reached to wait for the disk. */
+                int err = wm_last_errno();
+                return err == ENOMEM ? err : EIO;
+            }
+            if (!wm_sys.FlushFileBuffers(f))
+                return wm_last_errno();
+        }
     }
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <windows.h>
+#include <winternl.h>
 
 #ifndef MEM_RESERVE_PLACEHOLDER
 #define MEM_RESERVE_PLACEHOLDER 0x00040000
@@ -101,7 +102,16 @@ struct wm_object_basic_information {
       "kernelbase.dll", "K32QueryWorkingSetEx")                                                    \
     X(LONG, NtQueryObject, (LONG)0xC0000017 /* STATUS_NO_MEMORY */,                                \
       (HANDLE h, int c, PVOID i, ULONG n, PULONG r), (h, c, i, n, r), 1, "ntdll.dll",              \
-      "NtQueryObject")
+      "NtQueryObject") \
+    X(LONG, NtQueryInformationFile, (LONG)0xC0000017,                                              \
+      (HANDLE h, PIO_STATUS_BLOCK io, PVOID i, ULONG n, int c), (h, io, i, n, c), 1, "ntdll.dll",  \
+      "NtQueryInformationFile")                                                                    \
+    X(LONG, NtQueryVirtualMemory, (LONG)0xC0000017,                                                \
+      (HANDLE p, PVOID a, int c, PVOID i, SIZE_T n, PSIZE_T r), (p, a, c, i, n, r), 1, "ntdll.dll", \
+      "NtQueryVirtualMemory")                                                                      \
+    X(LONG, NtOpenFile, (LONG)0xC0000017,                                                          \
+      (PHANDLE h, ACCESS_MASK a, POBJECT_ATTRIBUTES oa, PIO_STATUS_BLOCK io, ULONG s, ULONG o),    \
+      (h, a, oa, io, s, o), 1, "ntdll.dll", "NtOpenFile")
 
 #define WM_SYS_FIELD(ret, name, fail, params, args, inj, ...) ret(WINAPI *name) params;
 struct wm_sys {
