@@ -88,14 +88,15 @@ static int retake(uintptr_t addr, size_t len)
     return err;
 }
 
-/* Whether [addr, addr+len) is still exactly one allocation of ours, of the
- * given state: an allocation of another starting at addr (a thread's stack
- * has its reserved part at its base) either has another state or goes on
- * past addr+len.  Asked only once a range was lost (two VirtualQuery calls). */
-static bool still_ours(uintptr_t addr, size_t len, DWORD type)
+/* Whether [addr, addr+len) is still exactly one private allocation of
+ * ours: another starting at addr (a thread's stack has its reserved part at
+ * its base) goes on past addr+len.  Asked only once a range was lost (two
+ * VirtualQuery calls cost munmap half the time of VirtualFree). */
+static bool still_ours(uintptr_t addr, size_t len)
 {
     MEMORY_BASIC_INFORMATION a, b;
-    if (!VirtualQuery((void *)addr, &a, sizeof a) || (uintptr_t)a.AllocationBase != addr || a.Type != type)
+    if (!VirtualQuery((void *)addr, &a, sizeof a) || (uintptr_t)a.AllocationBase != addr ||
+        a.Type != MEM_PRIVATE)
         return false;
     return !VirtualQuery((void *)(addr + len), &b, sizeof b) || (uintptr_t)b.AllocationBase != addr;
 }
@@ -291,7 +292,7 @@ static void free_view(uintptr_t addr, size_t len, bool priv)
 {
     if (!priv)
         wm_sys.UnmapViewOfFile((void *)addr);
-    else if (!lost || still_ours(addr, len, MEM_PRIVATE))
+    else if (!lost || still_ours(addr, len))
         VirtualFree((void *)addr, 0, MEM_RELEASE);
 }
 
