@@ -285,6 +285,29 @@ static void *fault_loop(void *arg)
     return NULL;
 }
 
+enum { FAULT_ROUNDS = 300 };
+
+/* Start n threads, thread i taking and fixing FAULT_ROUNDS faults on page i
+ * of p (note_and_fix must be the SIGSEGV handler). */
+static int start_faulters(unsigned char *p, int n, struct faulter *f, pthread_t *t)
+{
+    for (int i = 0; i < n; i++) {
+        f[i] = (struct faulter){p + i * fix_len, 0, FAULT_ROUNDS};
+        if (pthread_create(&t[i], NULL, fault_loop, &f[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Wait for them: each must have seen every one of its faults. */
+static void join_faulters(int n, struct faulter *f, pthread_t *t)
+{
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < n; i++)
+        WMT_EQ(f[i].ok, FAULT_ROUNDS);
+}
+
 void test_fault__four_threads_fault_at_once_each_with_its_own_siginfo(void)
 {
     size_t pg = fix_len = wmt_page();
@@ -293,14 +316,8 @@ void test_fault__four_threads_fault_at_once_each_with_its_own_siginfo(void)
     install(SIGSEGV, note_and_fix, 0);
     struct faulter f[4];
     pthread_t t[4];
-    for (int i = 0; i < 4; i++) {
-        f[i] = (struct faulter){p + i * pg, 0, 300};
-        WMT_REQUIRE(pthread_create(&t[i], NULL, fault_loop, &f[i]) == 0);
-    }
-    for (int i = 0; i < 4; i++)
-        pthread_join(t[i], NULL);
-    for (int i = 0; i < 4; i++)
-        WMT_EQ(f[i].ok, 300);
+    WMT_REQUIRE(start_faulters(p, 4, f, t) == 0);
+    join_faulters(4, f, t);
     restore_default(SIGSEGV);
     WMT_AUDIT();
     munmap(p, 4 * pg);
@@ -386,17 +403,12 @@ void test_fault__faults_race_with_mmap_and_munmap_in_other_threads(void)
         c[i] = (struct churner){200, 0};
         WMT_REQUIRE(pthread_create(&tc[i], NULL, churn, &c[i]) == 0);
     }
-    for (int i = 0; i < FAULTERS; i++) {
-        f[i] = (struct faulter){p + i * pg, 0, 300};
-        WMT_REQUIRE(pthread_create(&tf[i], NULL, fault_loop, &f[i]) == 0);
-    }
+    int started = start_faulters(p, FAULTERS, f, tf);
     atomic_store(&churn_go, 1);
-    for (int i = 0; i < FAULTERS; i++)
-        pthread_join(tf[i], NULL);
+    WMT_REQUIRE(started == 0);
+    join_faulters(FAULTERS, f, tf);
     for (int i = 0; i < CHURNERS; i++)
         pthread_join(tc[i], NULL);
-    for (int i = 0; i < FAULTERS; i++)
-        WMT_EQ(f[i].ok, 300);
     for (int i = 0; i < CHURNERS; i++)
         WMT_EQ(c[i].failures, 0);
     restore_default(SIGSEGV);
