@@ -12,12 +12,12 @@
 
 struct wm_region *wm_region_new(void)
 {
-    return wm_region_alloc();
+    return calloc(1, sizeof(struct wm_region));
 }
 
 void wm_region_free(struct wm_region *r)
 {
-    wm_region_dispose(r);
+    free(r);
 }
 
 static bool is_reserved(const struct wm_region *r)
