@@ -116,6 +116,13 @@ static bool file_index(HANDLE h, uint64_t *index)
     return true;
 }
 
+/* A handle of our own to the object behind h. */
+static bool duplicate(HANDLE h, HANDLE *out)
+{
+    HANDLE self = GetCurrentProcess();
+    return wm_sys.DuplicateHandle(self, h, self, out, 0, FALSE, DUPLICATE_SAME_ACCESS);
+}
+
 int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
 {
     struct wm_backing *b;
@@ -131,8 +138,7 @@ int wm_backing_file(HANDLE h, bool shared, int prot, struct wm_backing **out)
      * needed later (wm_backing_file_handle).  Without the index, ours now. */
     if (file_index(h, &b->index)) {
         b->borrowed = h;
-    } else if (!wm_sys.DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &b->file, 0, FALSE,
-                                       DUPLICATE_SAME_ACCESS)) {
+    } else if (!duplicate(h, &b->file)) {
         err = wm_last_errno();
         goto fail;
     }
@@ -231,12 +237,11 @@ HANDLE wm_backing_file_handle(struct wm_backing *b)
 {
     if (b->file || b->kind != WM_B_FILE)
         return b->file;
-    HANDLE self = GetCurrentProcess(), h = NULL;
+    HANDLE h = NULL;
     uint64_t index;
     /* The borrowed handle, while it still names the file: its descriptor
      * may have been closed and the handle value given to another object. */
-    if (!b->borrowed || !file_index(b->borrowed, &index) || index != b->index ||
-        !wm_sys.DuplicateHandle(self, b->borrowed, self, &h, 0, FALSE, DUPLICATE_SAME_ACCESS))
+    if (!b->borrowed || !file_index(b->borrowed, &index) || index != b->index || !duplicate(b->borrowed, &h))
         h = reopen_by_name(b, view_of(b));
     if (!h)
         return NULL;

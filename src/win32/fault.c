@@ -250,6 +250,19 @@ static bool allowed(int prot, ULONG_PTR access)
     return prot != PROT_NONE;
 }
 
+/* The signal for a fault of kind k (ACCERR or PAST_EOF) raised as Windows
+ * exception code: SIGBUS past end of file or for a page Windows could not
+ * read in, else SIGSEGV. */
+static int signal_of(enum fault_kind k, DWORD code)
+{
+    return k == PAST_EOF || code == EXCEPTION_IN_PAGE_ERROR ? SIGBUS : SIGSEGV;
+}
+
+static int si_code_of(int sig)
+{
+    return sig == SIGBUS ? BUS_ADRERR : SEGV_ACCERR;
+}
+
 /* With the engine lock held (shared). */
 static enum fault_kind classify(uintptr_t addr, ULONG_PTR access)
 {
@@ -308,8 +321,8 @@ static __attribute__((noreturn, used)) void resolve(struct delivery *d)
         k = ACCERR;
     }
     t->retry_addr = 0;
-    int sig = (k == PAST_EOF || d->code == EXCEPTION_IN_PAGE_ERROR) ? SIGBUS : SIGSEGV;
-    if (prepare_signal(t, d, sig, sig == SIGBUS ? BUS_ADRERR : SEGV_ACCERR, (void *)addr))
+    int sig = signal_of(k, d->code);
+    if (prepare_signal(t, d, sig, si_code_of(sig), (void *)addr))
         deliver(d);
     t->depth--;
     if (sig == SIGBUS)
@@ -374,9 +387,8 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
         if (wm_resolve_past_eof(addr))
             return EXCEPTION_CONTINUE_EXECUTION;
     }
-    int sig = (k == PAST_EOF || er->ExceptionCode == EXCEPTION_IN_PAGE_ERROR) ? SIGBUS : SIGSEGV;
-    int code = sig == SIGBUS ? BUS_ADRERR : SEGV_ACCERR;
-    if (redirect(ep, sig, code, (void *)addr))
+    int sig = signal_of(k, er->ExceptionCode);
+    if (redirect(ep, sig, si_code_of(sig), (void *)addr))
         return EXCEPTION_CONTINUE_EXECUTION;
     return default_action(sig);
 }

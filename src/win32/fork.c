@@ -172,13 +172,6 @@ static int open_copies(struct child *c, struct block *blk)
     return err;
 }
 
-/* The file the child gets with a file mapping, for when it grows (none
- * when it cannot be reached: the child's pages past end of file stay so). */
-static HANDLE file_for_child(struct wm_backing *b)
-{
-    return b->kind == WM_B_FILE ? wm_backing_file_handle(b) : NULL;
-}
-
 /* What the child needs to map region r. */
 static int describe(struct child *c, const struct wm_region *r, struct entry *e)
 {
@@ -198,14 +191,15 @@ static int describe(struct child *c, const struct wm_region *r, struct entry *e)
     e->like.exec = b->exec;
     int err;
     if (r->flags & WM_R_PAST_EOF) {
-        /* Reserved in the child too; the file, should it grow. */
+        /* Reserved in the child too; the file, should it grow (none when
+         * it cannot be reached: the child's pages past its end stay so). */
         e->size = 0;
-        return dup_into(c, file_for_child(b), &e->file);
+        return dup_into(c, wm_backing_file_handle(b), &e->file);
     }
     if (r->flags & WM_R_SHARED) {
         if ((err = dup_into(c, b->section, &e->section)))
             return err;
-        return dup_into(c, file_for_child(b), &e->file);
+        return dup_into(c, wm_backing_file_handle(b), &e->file);
     }
     /* A private copy: private memory in the child, filled from a piece of
      * the copies' section. */

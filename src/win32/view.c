@@ -176,16 +176,25 @@ static void forget_view(uintptr_t vs)
     }
 }
 
-void wm_restore_view(const struct wm_region *r)
+/* Map the whole view holding r back into its range (a second try covers a
+ * transient failure).  False when that cannot be done: the view's regions,
+ * r among them, are forgotten then. */
+static bool map_back(const struct wm_region *r)
 {
     struct wm_maparg m = view_arg(r);
     uintptr_t vs = r->vstart;
-    /* A second try covers a transient failure; nothing else can be done. */
     if (wm_engine.place->map(vs, view_map_len(r), &m) && wm_engine.place->map(vs, view_map_len(r), &m)) {
-        forget_view(vs); /* r is freed */
-        return;
+        forget_view(vs);
+        return false;
     }
-    wm_apply_view_prots(vs);
+    return true;
+}
+
+void wm_restore_view(const struct wm_region *r)
+{
+    uintptr_t vs = r->vstart;
+    if (map_back(r))
+        wm_apply_view_prots(vs);
 }
 
 /* Private memory is split in place by keeping its bytes aside while its
@@ -268,18 +277,11 @@ static void restore_saved(const struct saved *sv)
  * allocation may have taken the range meanwhile). */
 static void put_back(const struct wm_region *r, const struct saved *sv)
 {
-    if (!sv->n) {
-        wm_restore_view(r);
-        return;
-    }
-    struct wm_maparg m = view_arg(r);
-    if (wm_engine.place->map(r->vstart, view_map_len(r), &m) &&
-        wm_engine.place->map(r->vstart, view_map_len(r), &m)) {
-        forget_view(r->vstart); /* lost: its bytes go with it */
-        return;
-    }
+    uintptr_t vs = r->vstart;
+    if (!map_back(r))
+        return; /* lost: its bytes go with it */
     restore_saved(sv);
-    wm_apply_view_prots(r->vstart);
+    wm_apply_view_prots(vs);
 }
 
 int wm_split_view_at(uintptr_t addr)
