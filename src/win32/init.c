@@ -50,7 +50,9 @@ static BOOL CALLBACK init_once(PINIT_ONCE o, PVOID param, PVOID *ctx)
     GetSystemInfo(&si);
     wm_engine.max_address = (uintptr_t)si.lpMaximumApplicationAddress;
     HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    wm_engine.reserve_unenforced = ntdll && GetProcAddress(ntdll, "wine_get_version");
+    bool wine = ntdll && GetProcAddress(ntdll, "wine_get_version");
+    wm_engine.reserve_unenforced = wine;
+    wm_engine.placeholder_free_list_bug = wine;
     wm_fault_init();
     return TRUE;
 }

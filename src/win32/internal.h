@@ -169,6 +169,9 @@ struct wm_engine {
     /* Wine (8 and 10) lets a program read and write the uncommitted pages
      * of a SEC_RESERVE view, so there PROT_NONE cannot rest on them. */
     bool reserve_unenforced;
+    /* Wine 10's list of free granules can be corrupted by placeholder splits
+     * and joins (place_exact.c: plug_below). */
+    bool placeholder_free_list_bug;
     uintptr_t max_address; /* the highest address of the user address space */
 };
 extern struct wm_engine wm_engine;

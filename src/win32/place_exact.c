@@ -57,6 +57,67 @@ static bool retakeable(uintptr_t lo)
     return lo % GRAN == 0 || windows_free(lo - lo % GRAN, lo);
 }
 
+/* Wine 10 keeps a list of the free 64 KiB granules (dlls/ntdll/unix/
+ * virtual.c), and free_ranges_insert_view and free_ranges_remove_view look it
+ * up from the granule where the view starts.  When another view lies before
+ * the view in that granule and the granule below is free, the lookup finds
+ * the free range that ends exactly there: inserting the view then leaves its
+ * later granules listed as free, removing it adds them before that range, out
+ * of order, so that later lookups miss ranges.  Either way an allocation
+ * anywhere in the process may later land on our placeholders, and Wine
+ * aborts in create_view ("view->protect & VPROT_SYSTEM").  Splitting and
+ * joining placeholders removes and inserts views: when the case can arise,
+ * the granule below [lo, hi) is reserved for the duration of the call, so
+ * that no free range ends where the lookups start.  A join also removes the
+ * views after its first one, which may start inside lo's granule.  Outside
+ * failure injection, like the undo steps: it changes nothing we keep.  Only
+ * under Wine: the lookups are Wine's own. */
+static uintptr_t plug_below(uintptr_t lo, uintptr_t hi, bool join)
+{
+    uintptr_t g = lo - lo % GRAN;
+    MEMORY_BASIC_INFORMATION mi;
+    if (!wm_engine.placeholder_free_list_bug || hi <= g + GRAN || g < GRAN)
+        return 0; /* views within one granule list none of theirs as free */
+    if (!VirtualQuery((void *)(g - GRAN), &mi, sizeof mi) || mi.State != MEM_FREE ||
+        (uintptr_t)mi.BaseAddress + mi.RegionSize < g)
+        return 0; /* the granule below is not free */
+    bool before = lo % GRAN && (!VirtualQuery((void *)g, &mi, sizeof mi) || mi.State != MEM_FREE ||
+                                (uintptr_t)mi.BaseAddress + mi.RegionSize < lo);
+    bool inside = join && VirtualQuery((void *)lo, &mi, sizeof mi) &&
+                  (uintptr_t)mi.BaseAddress + mi.RegionSize < g + GRAN;
+    if (!before && !inside)
+        return 0;
+    return VirtualAlloc((void *)(g - GRAN), GRAN, MEM_RESERVE, PAGE_NOACCESS) ? g - GRAN : 0;
+}
+
+static void unplug(uintptr_t plug)
+{
+    if (plug)
+        VirtualFree((void *)plug, 0, MEM_RELEASE);
+}
+
+/* VirtualFree(MEM_PRESERVE_PLACEHOLDER) of the first len bytes of the
+ * placeholder [a, end); VirtualFree(MEM_COALESCE_PLACEHOLDERS) of [a, end). */
+static bool cut_placeholder(uintptr_t a, size_t len, uintptr_t end)
+{
+    uintptr_t plug = plug_below(a, end, false);
+    BOOL ok = wm_sys.VirtualFree((void *)a, len, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER);
+    DWORD e = GetLastError();
+    unplug(plug);
+    SetLastError(e);
+    return ok;
+}
+
+static bool coalesce(uintptr_t a, uintptr_t end)
+{
+    uintptr_t plug = plug_below(a, end, true);
+    BOOL ok = wm_sys.VirtualFree((void *)a, end - a, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS);
+    DWORD e = GetLastError();
+    unplug(plug);
+    SetLastError(e);
+    return ok;
+}
+
 /* Release spare placeholders that have become retakeable, from s onwards. */
 static void release_spare_from(struct wm_region *s)
 {
@@ -128,7 +189,7 @@ static bool available(uintptr_t lo, uintptr_t hi)
  * becomes a spare entry of its own, which is returned. */
 static struct wm_region *split_spare(struct wm_region *s, uintptr_t a)
 {
-    if (!wm_sys.VirtualFree((void *)s->start, a - s->start, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))
+    if (!cut_placeholder(s->start, a - s->start, s->end))
         return NULL;
     struct wm_region *hi = wm_region_split_at(&spare, s, a);
     if (!hi) /* two placeholders, one entry: harmless, it only delays reuse */
@@ -190,8 +251,7 @@ static int take(uintptr_t lo, uintptr_t hi)
         }
         pieces++;
     }
-    if (!err && pieces > 1 &&
-        !wm_sys.VirtualFree((void *)lo, hi - lo, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
+    if (!err && pieces > 1 && !coalesce(lo, hi))
         err = wm_last_errno();
     if (err) {
         /* What was taken goes back: placeholders [lo, p), possibly several. */
@@ -353,15 +413,14 @@ static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintpt
 
 static int split(uintptr_t addr, size_t len, size_t at)
 {
-    (void)len;
-    if (!wm_sys.VirtualFree((void *)addr, at, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))
+    if (!cut_placeholder(addr, at, addr + len))
         return wm_last_errno();
     return 0;
 }
 
 static int join(uintptr_t addr, size_t len)
 {
-    if (!wm_sys.VirtualFree((void *)addr, len, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
+    if (!coalesce(addr, addr + len))
         return wm_last_errno();
     return 0;
 }
