@@ -32,7 +32,8 @@
 /* One inherited range, as the child maps it. */
 struct entry {
     uintptr_t start, end;
-    uint64_t offset, size; /* in the section; the section's size */
+    uint64_t offset, size; /* in the section; the section's size (a private
+                              copy: where it is in the copies, its length) */
     HANDLE section, file;  /* handle values in the child; section NULL: past EOF */
     uint16_t rflags;       /* WM_R_SHARED, WM_R_ANON, WM_R_WIPEONFORK; WM_R_DONTFORK: absent */
     uint8_t prot, advice;
@@ -44,7 +45,7 @@ struct block {
     uintptr_t fn_offset; /* fn minus the program's image base */
     size_t arg_size, size;
     HANDLE copies;        /* in the child: the section of every private copy */
-    uint64_t copies_size; /* each copy at its own 64 KiB-aligned offset */
+    uint64_t copies_size; /* the copies one after the other, 4 KiB-aligned */
     char strategy[16];
     struct entry e[];    /* then the arg bytes */
 };
@@ -96,10 +97,15 @@ static int dup_into(const struct child *c, HANDLE h, HANDLE *out)
 }
 
 /* The private copies share one section: one section and one handle for the
- * child instead of one per range (each a wineserver round trip or more). */
+ * child instead of one per range (each a wineserver round trip or more).
+ * Each copy takes only the prefix of its range that is not zeros, packed
+ * after the previous one: the child reads few and adjacent pages (page
+ * faults on a section's pages cost 15-30 us each under Wine; reads of
+ * adjacent ones are mapped several at a time).  The section's size is the
+ * most the copies can take. */
 static uint64_t copy_slot(const struct wm_region *r)
 {
-    return ((uint64_t)(r->end - r->start) + GRAN - 1) / GRAN * GRAN;
+    return ((uint64_t)(r->end - r->start) + 4095) / 4096 * 4096;
 }
 
 static bool is_private_copy(const struct wm_region *r)
@@ -108,16 +114,17 @@ static bool is_private_copy(const struct wm_region *r)
 }
 
 /* The bytes of private region r, copied to offset c->next of the copies'
- * section.  Unreadable anonymous pages are read through their own section,
- * or, private memory having none, made readable for the copy. */
-static int copy_private(struct child *c, const struct wm_region *r)
+ * section; *used: how many the child copies back.  Unreadable anonymous pages
+ * are read through their own section, or, private memory having none, made
+ * readable for the copy. */
+static int copy_private(struct child *c, const struct wm_region *r, uint64_t *used)
 {
     size_t n = wm_region_mapped_len(r);
     unsigned char *dst = c->copies + c->next;
-    c->next += copy_slot(r);
     const struct wm_backing *b = r->backing;
+    *used = 0;
     if (!n || (r->flags & WM_R_WIPEONFORK) || !wm_region_committed(r))
-        return 0; /* the section's zeros */
+        return 0; /* zeros */
     const unsigned char *src = (const unsigned char *)r->start;
     void *tmp = NULL;
     DWORD old;
@@ -126,7 +133,7 @@ static int copy_private(struct child *c, const struct wm_region *r)
          * (another thread touching them meanwhile is not stopped). */
         if (!wm_sys.VirtualProtect((void *)r->start, n, PAGE_READONLY, &old))
             return wm_last_errno();
-        wm_copy_nonzero(dst, src, n);
+        *used = wm_copy_nonzero(dst, src, n);
         VirtualProtect((void *)r->start, n, old, &old);
         return 0;
     }
@@ -141,7 +148,7 @@ static int copy_private(struct child *c, const struct wm_region *r)
             return wm_last_errno();
         src = (const unsigned char *)tmp + (off - base);
     }
-    wm_copy_nonzero(dst, src, n);
+    *used = wm_copy_nonzero(dst, src, n);
     if (tmp)
         wm_sys.UnmapViewOfFile(tmp);
     return 0;
@@ -204,10 +211,11 @@ static int describe(struct child *c, const struct wm_region *r, struct entry *e)
     /* A private copy: private memory in the child, filled from a piece of
      * the copies' section. */
     e->offset = c->next;
-    e->size = 0; /* the child copies it from blk->copies */
     e->rflags |= WM_R_ANON;
     e->like = (struct wm_backing){.kind = WM_B_ANON, .writable = 1, .exec = 1};
-    return copy_private(c, r);
+    err = copy_private(c, r, &e->size);
+    c->next += (e->size + 4095) / 4096 * 4096;
+    return err;
 }
 
 /* Reserve the child's copy of every range; taken already there: EAGAIN. */
@@ -334,38 +342,68 @@ static void fail(const char *what, int err)
     _exit(127);
 }
 
-/* Map entry e.  A private copy becomes the child's own private memory,
- * filled from its slot in the copies' section (copies: a view of it here;
- * one view in all, not one per range: each is a wineserver round trip under
- * Wine); the other ranges map the parent's sections. */
-static void map_entry(const struct entry *e, const unsigned char *copies)
+static bool is_copy(const struct entry *e)
 {
-    if (e->rflags & WM_R_DONTFORK)
-        return; /* stays the adopted reservation: unmapped, as in a forked child */
-    struct wm_backing *b;
-    bool copy = (e->rflags & WM_R_ANON) && !(e->rflags & WM_R_SHARED);
-    size_t len = e->end - e->start;
-    int err = copy ? wm_backing_private_anon(len, PROT_READ | PROT_WRITE, &b)
-                   : wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
-    if (err)
-        fail("out of memory", err);
-    err = wm_map_fixed(e->start, e->end, b, copy ? 0 : e->offset, copy ? PROT_READ | PROT_WRITE : e->prot,
-                       e->rflags & (WM_R_SHARED | WM_R_ANON), false);
-    wm_backing_release(b);
-    if (err)
-        fail("cannot map an inherited range at its address", err);
-    if (copy && !(e->rflags & WM_R_WIPEONFORK))
-        wm_copy_nonzero((unsigned char *)e->start, copies + e->offset, len);
+    return (e->rflags & WM_R_ANON) && !(e->rflags & WM_R_SHARED);
+}
+
+/* Give the regions of [e->start, e->end) the entry's advice, wipe-on-fork
+ * mark and, when mapped readable and writable for a copy, its protection. */
+static void finish_entry(const struct entry *e, bool copy)
+{
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, e->start); r && r->start < e->end;
          r = wm_region_next(&wm_engine.regions, r)) {
         r->advice = e->advice;
         r->flags |= e->rflags & WM_R_WIPEONFORK;
         if (copy && r->prot != e->prot) {
             r->prot = e->prot;
-            if ((err = wm_apply_prot(r)))
+            int err = wm_apply_prot(r);
+            if (err)
                 fail("cannot protect an inherited range", err);
         }
     }
+}
+
+/* Map the k adjacent private copies from e: one piece of private memory for
+ * all of them (each mapping is a few Win32 calls), filled from their pieces
+ * of the copies' section (copies: a view of it here; one view in all, not
+ * one per range: each is a wineserver round trip under Wine), then cut at
+ * the parent's boundaries, so that the table is the parent's. */
+static void map_copies(const struct entry *e, uint32_t k, const unsigned char *copies)
+{
+    uintptr_t lo = e[0].start, hi = e[k - 1].end;
+    struct wm_backing *b;
+    int err = wm_backing_private_anon(hi - lo, PROT_READ | PROT_WRITE, &b);
+    if (err)
+        fail("out of memory", err);
+    err = wm_map_fixed(lo, hi, b, 0, PROT_READ | PROT_WRITE, WM_R_ANON, false);
+    wm_backing_release(b);
+    if (err)
+        fail("cannot map an inherited range at its address", err);
+    for (uint32_t j = 1; j < k; j++)
+        if ((err = wm_split_region_at(e[j].start)))
+            fail("out of memory", err);
+    for (uint32_t j = 0; j < k; j++)
+        if (!(e[j].rflags & WM_R_WIPEONFORK))
+            wm_copy_nonzero((unsigned char *)e[j].start, copies + e[j].offset, e[j].size);
+    for (uint32_t j = 0; j < k; j++)
+        finish_entry(&e[j], true);
+}
+
+/* Map entry e, a range of the parent's sections. */
+static void map_entry(const struct entry *e)
+{
+    if (e->rflags & WM_R_DONTFORK)
+        return; /* stays the adopted reservation: unmapped, as in a forked child */
+    struct wm_backing *b;
+    int err = wm_backing_adopt(e->section, e->file, e->size, &e->like, &b);
+    if (err)
+        fail("out of memory", err);
+    err = wm_map_fixed(e->start, e->end, b, e->offset, e->prot, e->rflags & (WM_R_SHARED | WM_R_ANON), false);
+    wm_backing_release(b);
+    if (err)
+        fail("cannot map an inherited range at its address", err);
+    finish_entry(e, false);
 }
 
 /* Called before main by the hook every file including <winmmap.h> carries
@@ -406,8 +444,17 @@ void winmmap_fork_child_start(void)
      * free: the child's next allocation anywhere may then land on them and
      * Wine 10 aborts in create_view (seen in the fork bench, 1 000 ranges
      * side by side). */
-    for (uint32_t i = blk->n; i-- > 0;)
-        map_entry(&blk->e[i], copies);
+    for (uint32_t i = blk->n; i-- > 0;) {
+        if (!is_copy(&blk->e[i])) {
+            map_entry(&blk->e[i]);
+            continue;
+        }
+        uint32_t first = i;
+        while (first > 0 && is_copy(&blk->e[first - 1]) && blk->e[first - 1].end == blk->e[first].start)
+            first--;
+        map_copies(&blk->e[first], i + 1 - first, copies);
+        i = first;
+    }
     if (copies) {
         UnmapViewOfFile(copies);
         CloseHandle(blk->copies);

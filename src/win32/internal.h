@@ -247,8 +247,9 @@ int wm_materialize_view(uintptr_t vstart);
 /* Copy n bytes (whole 4 KiB blocks) into dst, which holds zeros, leaving
  * out blocks that are all zeros: each page written there is a page
  * committed and faulted in (a 64 KiB legacy page with one byte written
- * costs a sixteenth). */
-void wm_copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n);
+ * costs a sixteenth).  Returns the length of the prefix that holds every
+ * block copied (0: all zeros). */
+size_t wm_copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n);
 /* Remove every region in [lo, hi) (which must start and end on view
  * boundaries) and free the views and backings left unused. */
 void wm_remove_range(uintptr_t lo, uintptr_t hi);

@@ -342,16 +342,20 @@ int wm_split_view_at(uintptr_t addr)
     return err;
 }
 
-void wm_copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n)
+size_t wm_copy_nonzero(unsigned char *dst, const unsigned char *src, size_t n)
 {
+    size_t used = 0;
     for (size_t at = 0; at < n; at += 4096) {
         const uint64_t *w = (const uint64_t *)(src + at);
         size_t j = 0;
         while (j < 4096 / 8 && !w[j])
             j++;
-        if (j < 4096 / 8)
+        if (j < 4096 / 8) {
             memcpy(dst + at, src + at, 4096);
+            used = at + 4096;
+        }
     }
+    return used;
 }
 
 /* Copy the bytes of the regions of the view at vs into tmp, a fresh view of
