@@ -3,12 +3,14 @@
  *
  * The parent, under the engine lock: starts the program again, suspended,
  * with the address of a description block on its command line; reserves
- * every inherited range in it, so that its loader and heap leave them alone;
+ * every inherited range in it, so that its loader and heap leave them alone,
+ * and lets it start up (its loader and C runtime run meanwhile, on the other
+ * core) up to winmmap_fork_child_start, where it waits for the block.  Then
  * gives it sections (DuplicateHandle): MAP_SHARED ranges their own (and the
  * file), MAP_PRIVATE ranges a piece of one anonymous section holding a copy
  * of their bytes as they are now (MADV_WIPEONFORK: zeros; MADV_DONTFORK ranges are
- * left out); writes the block (the ranges, fn, arg) into it and lets it run.
- * Until then any failure ends the child and changes nothing here.
+ * left out); writes the block (the ranges, fn, arg) into it and tells it to
+ * go.  Until then any failure ends the child and changes nothing here.
  *
  * The child, before main (winmmap_fork_child_start): takes over the
  * reservations (the exact strategy keeps its placeholders, so no other
@@ -42,6 +44,7 @@ struct entry {
 
 struct block {
     uint32_t magic, n;
+    HANDLE go, parent;   /* in the child: set when the block is written; the parent */
     uintptr_t fn_offset; /* fn minus the program's image base */
     size_t arg_size, size;
     HANDLE copies;        /* in the child: the section of every private copy */
@@ -81,6 +84,7 @@ static bool next_reservation(const struct block *blk, bool exact, uint32_t *i, u
 struct child {
     PROCESS_INFORMATION pi;
     bool started;
+    HANDLE go;             /* set when the child may read its block */
     unsigned char *copies; /* a view of the private copies' section */
     uint64_t next;         /* where the next copy goes in it */
 };
@@ -267,25 +271,43 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
                           .arg_size = arg_size, .size = size};
     strncpy(blk->strategy, wm_engine.place->name, sizeof blk->strategy - 1);
     memcpy(arg_bytes(blk), arg, arg_size);
+    /* The ranges first: the reservations need only where they are. */
+    size_t i = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
+         r = wm_region_next(&wm_engine.regions, r))
+        blk->e[i++] = (struct entry){.start = r->start, .end = r->end};
     struct child c = {0};
     int err = start_child(&c, blk);
     if (!err)
-        err = open_copies(&c, blk);
-    size_t i = 0;
-    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
-         r = wm_region_next(&wm_engine.regions, r))
-        err = describe(&c, r, &blk->e[i++]);
-    if (!err)
         err = reserve_in_child(&c, blk);
-    /* The block at the same address in the child. */
+    /* The block at the same address in the child; its header now, with the
+     * handles it waits on, the rest when it is written. */
     if (!err && wm_sys.VirtualAllocEx(c.pi.hProcess, blk, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) !=
                     blk)
         err = GetLastError() == ERROR_INVALID_ADDRESS ? EAGAIN : wm_last_errno();
+    if (!err && !(c.go = wm_sys.CreateEventW(NULL, TRUE, FALSE, NULL)))
+        err = wm_last_errno();
+    if (!err)
+        err = dup_into(&c, c.go, &blk->go);
+    /* Only to wait on: SYNCHRONIZE, not the pseudo-handle's full access. */
+    if (!err && !wm_sys.DuplicateHandle(GetCurrentProcess(), GetCurrentProcess(), c.pi.hProcess, &blk->parent,
+                                        SYNCHRONIZE, FALSE, 0))
+        err = wm_last_errno();
+    if (!err && !wm_sys.WriteProcessMemory(c.pi.hProcess, blk, blk, sizeof *blk, NULL))
+        err = wm_last_errno();
+    if (!err && wm_sys.ResumeThread(c.pi.hThread) == (DWORD)-1)
+        err = wm_last_errno();
+    if (!err)
+        err = open_copies(&c, blk);
+    i = 0;
+    for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
+         r = wm_region_next(&wm_engine.regions, r))
+        err = describe(&c, r, &blk->e[i++]);
     if (!err && !wm_sys.WriteProcessMemory(c.pi.hProcess, blk, blk, size, NULL))
         err = wm_last_errno();
     if (!err)
         err = wm_wait_register(c.pi.hProcess, c.pi.dwProcessId);
-    if (!err && wm_sys.ResumeThread(c.pi.hThread) == (DWORD)-1) {
+    if (!err && !wm_sys.SetEvent(c.go)) {
         err = wm_last_errno();
         wm_wait_forget(c.pi.dwProcessId);
     }
@@ -297,6 +319,8 @@ static int do_fork(int (*fn)(void *), const void *arg, size_t arg_size, pid_t *p
     }
     if (c.copies)
         wm_sys.UnmapViewOfFile(c.copies);
+    if (c.go)
+        wm_sys.CloseHandle(c.go);
     if (c.started)
         wm_sys.CloseHandle(c.pi.hThread);
     if (!err)
@@ -421,6 +445,13 @@ void winmmap_fork_child_start(void)
     MEMORY_BASIC_INFORMATION mi;
     if (!VirtualQuery(blk, &mi, sizeof mi) || mi.State != MEM_COMMIT || blk->magic != MAGIC)
         return; /* not a child of winmmap_fork_call after all */
+    /* The parent writes the rest of the block meanwhile; should it end
+     * first (it ends us when it fails), there is nothing to run. */
+    HANDLE wait[2] = {blk->go, blk->parent};
+    if (WaitForMultipleObjects(2, wait, FALSE, INFINITE) != WAIT_OBJECT_0)
+        fail("the parent ended before the child was set up", ECHILD);
+    CloseHandle(blk->go);
+    CloseHandle(blk->parent);
     /* The parent's strategy: its page size is the one the ranges follow. */
     char env[40];
     snprintf(env, sizeof env, "WINMMAP_STRATEGY=%s", blk->strategy);

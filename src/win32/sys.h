@@ -83,6 +83,9 @@ struct wm_object_basic_information {
     X(BOOL, WriteProcessMemory, FALSE, (HANDLE p, LPVOID a, LPCVOID b, SIZE_T n, SIZE_T *done),    \
       (p, a, b, n, done), 1)                                                                       \
     X(DWORD, ResumeThread, (DWORD)-1, (HANDLE t), (t), 1)                                          \
+    X(HANDLE, CreateEventW, NULL, (LPSECURITY_ATTRIBUTES sa, BOOL m, BOOL i, LPCWSTR n),           \
+      (sa, m, i, n), 1)                                                                            \
+    X(BOOL, SetEvent, FALSE, (HANDLE e), (e), 1)                                                   \
     X(BOOL, TerminateProcess, FALSE, (HANDLE p, UINT c), (p, c), 0)
 
 /* Looked up at run time (NULL where missing: the placeholder APIs before
