@@ -254,8 +254,6 @@ static struct wm_region *region_like(const struct wm_region *r, const struct cut
     if (!x)
         return NULL;
     *x = *r;
-    x->left = x->right = NULL;
-    x->height = 0;
     x->start = start;
     x->end = end;
     x->offset = offset;

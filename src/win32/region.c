@@ -1,124 +1,560 @@
-/* The region table (see region.h): an AVL tree of non-overlapping page ranges
- * keyed by start address.  No parent pointers, to keep a region small: ordered
- * walks search from the root, which is O(log n) like the rest. */
+/* The region table (see region.h): records in a pool, indexed by a B+tree.
+ *
+ * Memory is the constraint that shapes it.  A record is 56 bytes on 64-bit
+ * Windows and the target is 64 heap bytes per region, table included, so:
+ *
+ * - Records live in chunks of CHUNK_RECS, allocated and freed whole, with no
+ *   heap header per record; a record never moves, because the engine keeps
+ *   pointers to records across changes of the table.
+ * - Leaves name records by a 32-bit pool number (chunk index and slot), 4
+ *   bytes a region where a pointer would be 8; the chunk directory turns a
+ *   number back into an address with two loads from arrays that stay in
+ *   cache.  Leaves hold no keys (8 more bytes a region): a leaf search reads
+ *   the starts from the records.  Inner nodes hold keys, so a lookup reads
+ *   records only in its last step.
+ * - A full leaf is split where the inserts are going (as the Linux maple tree
+ *   does for appends): regions mapped one after another, upwards or downwards,
+ *   fill leaves to the brim instead of leaving halves behind.
+ *
+ * wm_region_insert cannot fail: wm_region_alloc sets aside the nodes that
+ * inserting every record not yet inserted could need (see reserve_nodes).
+ *
+ * The pool is shared by every table and may be used from any thread, under a
+ * spinlock of its own (held for a few dozen instructions).  Lookups take no
+ * lock: the directory entries they read were written before the record was
+ * inserted, and the caller's own locking orders inserts before lookups. */
 #include "region.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int height(const struct wm_region *n) { return n ? n->height : 0; }
+/* ---- Sizes ---- */
 
-static void update(struct wm_region *n)
+#define CHUNK_RECS 128  /* 7 KiB on 64-bit: a partly used chunk is little waste */
+#define DIR_SUB 1024    /* chunks per directory block */
+#define DIR_TOP 1024    /* directory blocks: up to 2^27 records */
+#define LEAF_BYTES 256
+#define INNER_BYTES 1024 /* wide, so that 100 000 regions need only three levels */
+#define LEAF_CAP ((LEAF_BYTES - 4) / 4)
+#define FANOUT ((INNER_BYTES - 8 + sizeof(uintptr_t)) / (sizeof(uintptr_t) + sizeof(void *)))
+#define MAX_HEIGHT 32
+#define SPARE_NODES 4   /* kept beyond the reservation, against churn at a node's edge */
+
+enum { KIND_LEAF = 0x1eaf, KIND_INNER = 0x1a2e };
+
+struct leaf {
+    uint16_t n, kind;
+    uint32_t id[LEAF_CAP]; /* pool numbers, in address order */
+};
+
+struct inner {
+    uint16_t n, kind; /* n: children */
+    uintptr_t key[FANOUT - 1]; /* key[i]: the lowest start in child[i + 1] */
+    void *child[FANOUT];
+};
+
+_Static_assert(sizeof(struct leaf) == LEAF_BYTES, "leaf size");
+_Static_assert(sizeof(struct inner) <= INNER_BYTES, "inner size");
+
+struct chunk {
+    uint64_t live[CHUNK_RECS / 64];    /* slots handed out */
+    uint64_t pending[CHUNK_RECS / 64]; /* handed out and not inserted yet */
+    struct chunk *prev, *next;          /* the list of chunks with a free slot */
+    uint32_t index, nlive;
+    struct wm_region rec[CHUNK_RECS];
+};
+
+/* ---- The pool ---- */
+
+static atomic_flag pool_lock = ATOMIC_FLAG_INIT;
+
+/* Read without the lock by lookups (see the top of the file). */
+static struct chunk **dir[DIR_TOP];
+
+static struct {
+    struct chunk *partial;    /* chunks with a free slot */
+    struct chunk **by_addr;   /* every chunk, by address: a record's chunk */
+    size_t nchunks, cap_by_addr;
+    uint32_t *free_index;     /* chunk indices given back */
+    size_t nfree_index, cap_free_index;
+    uint32_t next_index;
+    size_t live, pending;
+    struct leaf *free_leaves; /* linked through their first bytes */
+    struct inner *free_inners;
+    size_t nleaves, ninners, nfree_leaves, nfree_inners;
+    unsigned max_height;      /* the tallest any table has been */
+} pool;
+
+static void lock(void)
 {
-    int l = height(n->left), r = height(n->right);
-    n->height = (int8_t)((l > r ? l : r) + 1);
+    while (atomic_flag_test_and_set_explicit(&pool_lock, memory_order_acquire))
+        ;
 }
 
-static struct wm_region *rotate_right(struct wm_region *n)
+static void unlock(void)
 {
-    struct wm_region *l = n->left;
-    n->left = l->right;
-    l->right = n;
-    update(n);
-    update(l);
-    return l;
+    atomic_flag_clear_explicit(&pool_lock, memory_order_release);
 }
 
-static struct wm_region *rotate_left(struct wm_region *n)
+static inline struct wm_region *rec(uint32_t id)
 {
-    struct wm_region *r = n->right;
-    n->right = r->left;
-    r->left = n;
-    update(n);
-    update(r);
+    uint32_t x = id - 1; /* 0 is no record */
+    return &dir[x / (CHUNK_RECS * DIR_SUB)][x / CHUNK_RECS % DIR_SUB]->rec[x % CHUNK_RECS];
+}
+
+static inline uintptr_t start_of(uint32_t id)
+{
+    return rec(id)->start;
+}
+
+/* The chunk holding r; with the lock held. */
+static struct chunk *chunk_of(const struct wm_region *r)
+{
+    size_t lo = 0, n = pool.nchunks;
+    while (n) { /* the last chunk starting at or below r */
+        size_t h = n / 2;
+        if ((uintptr_t)pool.by_addr[lo + h] <= (uintptr_t)r) {
+            lo += h + 1;
+            n -= h + 1;
+        } else {
+            n = h;
+        }
+    }
+    if (!lo)
+        return NULL;
+    struct chunk *c = pool.by_addr[lo - 1];
+    if ((uintptr_t)r >= (uintptr_t)(c->rec + CHUNK_RECS))
+        return NULL;
+    return c;
+}
+
+static bool test_bit(const uint64_t *m, unsigned i)
+{
+    return (m[i / 64] >> (i % 64)) & 1;
+}
+
+static void set_bit(uint64_t *m, unsigned i, bool on)
+{
+    if (on)
+        m[i / 64] |= (uint64_t)1 << (i % 64);
+    else
+        m[i / 64] &= ~((uint64_t)1 << (i % 64));
+}
+
+static void partial_push(struct chunk *c)
+{
+    c->prev = NULL;
+    c->next = pool.partial;
+    if (pool.partial)
+        pool.partial->prev = c;
+    pool.partial = c;
+}
+
+static void partial_unlink(struct chunk *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        pool.partial = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+static bool grow(void **a, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*a, n * elem);
+    if (!p)
+        return false;
+    *a = p;
+    *cap = n;
+    return true;
+}
+
+/* A new, empty chunk on the partial list; with the lock held. */
+static struct chunk *chunk_new(void)
+{
+    if (!grow((void **)&pool.by_addr, &pool.cap_by_addr, pool.nchunks + 1, sizeof *pool.by_addr))
+        return NULL;
+    uint32_t index;
+    if (pool.nfree_index)
+        index = pool.free_index[pool.nfree_index - 1];
+    else if (pool.next_index < (uint32_t)DIR_TOP * DIR_SUB)
+        index = pool.next_index;
+    else
+        return NULL;
+    if (!dir[index / DIR_SUB] && !(dir[index / DIR_SUB] = calloc(DIR_SUB, sizeof **dir)))
+        return NULL;
+    struct chunk *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    if (pool.nfree_index)
+        pool.nfree_index--;
+    else
+        pool.next_index++;
+    memset(c, 0, offsetof(struct chunk, rec));
+    c->index = index;
+    dir[index / DIR_SUB][index % DIR_SUB] = c;
+    size_t at = pool.nchunks;
+    while (at && (uintptr_t)pool.by_addr[at - 1] > (uintptr_t)c)
+        at--;
+    memmove(pool.by_addr + at + 1, pool.by_addr + at, (pool.nchunks - at) * sizeof *pool.by_addr);
+    pool.by_addr[at] = c;
+    pool.nchunks++;
+    partial_push(c);
+    return c;
+}
+
+static void chunk_free(struct chunk *c)
+{
+    /* The index goes on the free stack; if that cannot grow the index is
+     * simply not reused. */
+    if (grow((void **)&pool.free_index, &pool.cap_free_index, pool.nfree_index + 1,
+             sizeof *pool.free_index))
+        pool.free_index[pool.nfree_index++] = c->index;
+    dir[c->index / DIR_SUB][c->index % DIR_SUB] = NULL;
+    partial_unlink(c);
+    size_t at = 0;
+    while (pool.by_addr[at] != c)
+        at++;
+    memmove(pool.by_addr + at, pool.by_addr + at + 1, (pool.nchunks - at - 1) * sizeof *pool.by_addr);
+    pool.nchunks--;
+    free(c);
+}
+
+/* Nodes that inserting every pending record could take, at most.  An insert
+ * splits at most one node per level and may add a root: one leaf and
+ * height inner nodes.  The pending inserts may make a tree taller, but a new
+ * root has two children and must gain FANOUT - 2 more before it splits, each
+ * from an insert: so the height grows by at most 1 + pending / (FANOUT - 2).
+ * The tallest tree so far stands for every table. */
+static size_t leaves_needed(void)
+{
+    return pool.pending;
+}
+
+static size_t inners_needed(void)
+{
+    size_t h = pool.max_height + 1 + pool.pending / (FANOUT - 2);
+    return pool.pending * h;
+}
+
+static bool reserve_nodes(void)
+{
+    while (pool.nfree_leaves < leaves_needed()) {
+        struct leaf *l = malloc(sizeof *l);
+        if (!l)
+            return false;
+        *(struct leaf **)(void *)l = pool.free_leaves;
+        pool.free_leaves = l;
+        pool.nfree_leaves++;
+        pool.nleaves++;
+    }
+    while (pool.nfree_inners < inners_needed()) {
+        struct inner *in = malloc(sizeof *in);
+        if (!in)
+            return false;
+        *(struct inner **)(void *)in = pool.free_inners;
+        pool.free_inners = in;
+        pool.nfree_inners++;
+        pool.ninners++;
+    }
+    return true;
+}
+
+struct wm_region *wm_region_alloc(void)
+{
+    lock();
+    struct chunk *c = pool.partial;
+    if (!c && !(c = chunk_new())) {
+        unlock();
+        return NULL;
+    }
+    pool.pending++;
+    if (!reserve_nodes()) {
+        /* What was set aside stays for the next time; the chunk too. */
+        pool.pending--;
+        unlock();
+        return NULL;
+    }
+    unsigned slot = 0;
+    for (unsigned w = 0; w < CHUNK_RECS / 64; w++)
+        if (~c->live[w]) {
+            slot = w * 64 + (unsigned)__builtin_ctzll(~c->live[w]);
+            break;
+        }
+    set_bit(c->live, slot, true);
+    set_bit(c->pending, slot, true);
+    if (++c->nlive == CHUNK_RECS)
+        partial_unlink(c);
+    pool.live++;
+    unlock();
+    struct wm_region *r = &c->rec[slot];
+    memset(r, 0, sizeof *r);
     return r;
 }
 
-static struct wm_region *rebalance(struct wm_region *n)
+void wm_region_dispose(struct wm_region *r)
 {
-    update(n);
-    int bal = height(n->left) - height(n->right);
-    if (bal > 1) {
-        if (height(n->left->left) < height(n->left->right))
-            n->left = rotate_left(n->left);
-        return rotate_right(n);
+    if (!r)
+        return;
+    lock();
+    struct chunk *c = chunk_of(r);
+    if (!c || !test_bit(c->live, (unsigned)(r - c->rec))) {
+        unlock();
+        abort(); /* not a live record of the pool */
     }
-    if (bal < -1) {
-        if (height(n->right->right) < height(n->right->left))
-            n->right = rotate_right(n->right);
-        return rotate_left(n);
+    unsigned slot = (unsigned)(r - c->rec);
+    if (test_bit(c->pending, slot)) {
+        set_bit(c->pending, slot, false);
+        pool.pending--;
+    }
+    set_bit(c->live, slot, false);
+    if (c->nlive-- == CHUNK_RECS)
+        partial_push(c);
+    pool.live--;
+    /* An empty chunk goes back to the heap unless it is the only one with
+     * room (then the next allocation would make it again). */
+    if (!c->nlive && (c->prev || c->next))
+        chunk_free(c);
+    unlock();
+}
+
+/* r's pool number, marking it inserted. */
+static uint32_t take_id(const struct wm_region *r)
+{
+    lock();
+    struct chunk *c = chunk_of(r);
+    if (!c) {
+        unlock();
+        abort(); /* not a record of the pool */
+    }
+    unsigned slot = (unsigned)(r - c->rec);
+    if (test_bit(c->pending, slot)) {
+        set_bit(c->pending, slot, false);
+        pool.pending--;
+    }
+    unlock();
+    return c->index * CHUNK_RECS + slot + 1;
+}
+
+static struct leaf *leaf_get(void)
+{
+    lock();
+    struct leaf *l = pool.free_leaves;
+    if (l) {
+        pool.free_leaves = *(struct leaf **)(void *)l;
+        pool.nfree_leaves--;
+    } else if ((l = malloc(sizeof *l))) { /* only for a record inserted twice */
+        pool.nleaves++;
+    }
+    unlock();
+    if (!l)
+        abort();
+    l->n = 0;
+    l->kind = KIND_LEAF;
+    return l;
+}
+
+static struct inner *inner_get(void)
+{
+    lock();
+    struct inner *in = pool.free_inners;
+    if (in) {
+        pool.free_inners = *(struct inner **)(void *)in;
+        pool.nfree_inners--;
+    } else if ((in = malloc(sizeof *in))) {
+        pool.ninners++;
+    }
+    unlock();
+    if (!in)
+        abort();
+    in->n = 0;
+    in->kind = KIND_INNER;
+    return in;
+}
+
+static void leaf_put(struct leaf *l)
+{
+    l->kind = 0;
+    lock();
+    if (pool.nfree_leaves >= leaves_needed() + SPARE_NODES) {
+        pool.nleaves--;
+        free(l);
+    } else {
+        *(struct leaf **)(void *)l = pool.free_leaves;
+        pool.free_leaves = l;
+        pool.nfree_leaves++;
+    }
+    unlock();
+}
+
+static void inner_put(struct inner *in)
+{
+    in->kind = 0;
+    lock();
+    if (pool.nfree_inners >= inners_needed() + SPARE_NODES) {
+        pool.ninners--;
+        free(in);
+    } else {
+        *(struct inner **)(void *)in = pool.free_inners;
+        pool.free_inners = in;
+        pool.nfree_inners++;
+    }
+    unlock();
+}
+
+static void note_height(unsigned h)
+{
+    lock();
+    if (h > pool.max_height)
+        pool.max_height = h;
+    unlock();
+}
+
+void wm_region_pool_stats(struct wm_region_pool_stats *s)
+{
+    lock();
+    s->live = pool.live;
+    s->pending = pool.pending;
+    s->chunks = pool.nchunks;
+    s->leaves = pool.nleaves;
+    s->inners = pool.ninners;
+    s->free_leaves = pool.nfree_leaves;
+    s->free_inners = pool.nfree_inners;
+    size_t dirs = 0;
+    for (size_t i = 0; i < DIR_TOP; i++)
+        dirs += dir[i] != NULL;
+    s->blocks = pool.nchunks + pool.nleaves + pool.ninners + dirs + (pool.by_addr != NULL) +
+                (pool.free_index != NULL);
+    s->bytes = pool.nchunks * sizeof(struct chunk) + pool.nleaves * sizeof(struct leaf) +
+               pool.ninners * sizeof(struct inner) + dirs * DIR_SUB * sizeof **dir +
+               pool.cap_by_addr * sizeof *pool.by_addr + pool.cap_free_index * sizeof *pool.free_index;
+    unlock();
+}
+
+/* ---- Searching ---- */
+
+/* Keys of in at most a (a child index). */
+static inline unsigned inner_upper(const struct inner *in, uintptr_t a)
+{
+    unsigned lo = 0, n = in->n - 1u;
+    while (n) {
+        unsigned h = n / 2;
+        if (in->key[lo + h] <= a) {
+            lo += h + 1;
+            n -= h + 1;
+        } else {
+            n = h;
+        }
+    }
+    return lo;
+}
+
+/* Records of l starting at or below a. */
+static inline unsigned leaf_upper(const struct leaf *l, uintptr_t a)
+{
+    unsigned lo = 0, n = l->n;
+    while (n) {
+        unsigned h = n / 2;
+        if (start_of(l->id[lo + h]) <= a) {
+            lo += h + 1;
+            n -= h + 1;
+        } else {
+            n = h;
+        }
+    }
+    return lo;
+}
+
+/* The way down to a leaf: node[i] at depth i and the child taken there. */
+struct path {
+    struct inner *node[MAX_HEIGHT];
+    unsigned idx[MAX_HEIGHT];
+    unsigned depth; /* inner levels: height - 1 */
+};
+
+/* The leaf where a region starting at a belongs (t not empty).  Every key on
+ * the way is the lowest start of the subtree on its right, so the leaf's
+ * first record starts at or below a unless it is the first leaf. */
+static struct leaf *descend(const struct wm_region_table *t, uintptr_t a, struct path *p)
+{
+    void *n = t->root;
+    p->depth = t->height - 1;
+    for (unsigned d = 0; d < p->depth; d++) {
+        struct inner *in = n;
+        unsigned i = inner_upper(in, a);
+        p->node[d] = in;
+        p->idx[d] = i;
+        n = in->child[i];
     }
     return n;
 }
 
-static struct wm_region *insert_node(struct wm_region *n, struct wm_region *r)
+static struct leaf *leftmost_leaf(void *n, unsigned levels)
 {
-    if (!n)
-        return r;
-    if (r->start < n->start)
-        n->left = insert_node(n->left, r);
-    else
-        n->right = insert_node(n->right, r);
-    return rebalance(n);
+    while (levels--)
+        n = ((struct inner *)n)->child[0];
+    return n;
 }
 
-/* Detach the minimum of subtree n into *min; returns the new subtree. */
-static struct wm_region *remove_min(struct wm_region *n, struct wm_region **min)
+/* The deepest level of p with a subtree to the right of the path, or -1. */
+static int right_turn(const struct path *p)
 {
-    if (!n->left) {
-        *min = n;
-        return n->right;
-    }
-    n->left = remove_min(n->left, min);
-    return rebalance(n);
+    for (int d = (int)p->depth - 1; d >= 0; d--)
+        if (p->idx[d] + 1u < p->node[d]->n)
+            return d;
+    return -1;
 }
 
-static struct wm_region *remove_node(struct wm_region *n, const struct wm_region *r)
+/* The leaf after p's, or NULL. */
+static struct leaf *next_leaf(const struct path *p)
 {
-    if (!n)
+    int d = right_turn(p);
+    if (d < 0)
         return NULL;
-    if (r->start < n->start) {
-        n->left = remove_node(n->left, r);
-    } else if (r->start > n->start) {
-        n->right = remove_node(n->right, r);
-    } else {
-        struct wm_region *l = n->left, *rt = n->right, *min;
-        if (!rt)
-            return l;
-        rt = remove_min(rt, &min);
-        min->left = l;
-        min->right = rt;
-        return rebalance(min);
-    }
-    return rebalance(n);
+    return leftmost_leaf(p->node[d]->child[p->idx[d] + 1], p->depth - (unsigned)d - 1);
 }
 
 struct wm_region *wm_region_find(const struct wm_region_table *t, uintptr_t addr)
 {
-    struct wm_region *n = t->root;
-    while (n) {
-        if (addr < n->start)
-            n = n->left;
-        else if (addr >= n->end)
-            n = n->right;
-        else
-            return n;
+    if (!t->root)
+        return NULL;
+    const void *n = t->root;
+    for (unsigned d = 1; d < t->height; d++) {
+        const struct inner *in = n;
+        n = in->child[inner_upper(in, addr)];
     }
-    return NULL;
+    const struct leaf *l = n;
+    unsigned j = leaf_upper(l, addr);
+    if (!j)
+        return NULL;
+    struct wm_region *r = rec(l->id[j - 1]);
+    return addr < r->end ? r : NULL;
 }
 
 struct wm_region *wm_region_first_from(const struct wm_region_table *t, uintptr_t addr)
 {
-    struct wm_region *n = t->root, *best = NULL;
-    while (n) {
-        if (n->end > addr) {
-            best = n;
-            n = n->left;
-        } else {
-            n = n->right;
-        }
+    if (!t->root)
+        return NULL;
+    struct path p;
+    struct leaf *l = descend(t, addr, &p);
+    unsigned j = leaf_upper(l, addr);
+    if (j) {
+        struct wm_region *r = rec(l->id[j - 1]);
+        if (addr < r->end)
+            return r;
     }
-    return best;
+    if (j < l->n)
+        return rec(l->id[j]);
+    l = next_leaf(&p);
+    return l ? rec(l->id[0]) : NULL;
 }
 
 struct wm_region *wm_region_next(const struct wm_region_table *t, const struct wm_region *r)
@@ -128,16 +564,14 @@ struct wm_region *wm_region_next(const struct wm_region_table *t, const struct w
 
 struct wm_region *wm_region_prev(const struct wm_region_table *t, const struct wm_region *r)
 {
-    struct wm_region *n = t->root, *best = NULL;
-    while (n) {
-        if (n->start < r->start) {
-            best = n;
-            n = n->right;
-        } else {
-            n = n->left;
-        }
-    }
-    return best;
+    if (!t->root || !r->start)
+        return NULL;
+    /* The last region starting at or below start - 1: the descent ends in
+     * a leaf holding it, if there is one (see descend). */
+    struct path p;
+    struct leaf *l = descend(t, r->start - 1, &p);
+    unsigned j = leaf_upper(l, r->start - 1);
+    return j ? rec(l->id[j - 1]) : NULL;
 }
 
 int wm_region_overlaps(const struct wm_region_table *t, uintptr_t start, uintptr_t end)
@@ -146,24 +580,121 @@ int wm_region_overlaps(const struct wm_region_table *t, uintptr_t start, uintptr
     return r && r->start < end;
 }
 
-void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
+/* ---- Inserting ---- */
+
+/* Put (key, child) into the parents on p, splitting them as needed. */
+static void insert_above(struct wm_region_table *t, struct path *p, uintptr_t key, void *child)
 {
-    r->left = r->right = NULL;
-    r->height = 1;
-    t->root = insert_node(t->root, r);
-    t->count++;
+    for (int d = (int)p->depth - 1; d >= 0; d--) {
+        struct inner *in = p->node[d];
+        unsigned q = p->idx[d] + 1; /* the new child's place */
+        if (in->n < FANOUT) {
+            memmove(in->key + q, in->key + q - 1, (in->n - q) * sizeof *in->key);
+            memmove(in->child + q + 1, in->child + q, (in->n - q) * sizeof *in->child);
+            in->key[q - 1] = key;
+            in->child[q] = child;
+            in->n++;
+            return;
+        }
+        uintptr_t keys[FANOUT];
+        void *kids[FANOUT + 1];
+        memcpy(keys, in->key, (q - 1) * sizeof *keys);
+        keys[q - 1] = key;
+        memcpy(keys + q, in->key + q - 1, (FANOUT - q) * sizeof *keys);
+        memcpy(kids, in->child, q * sizeof *kids);
+        kids[q] = child;
+        memcpy(kids + q + 1, in->child + q, (FANOUT - q) * sizeof *kids);
+        /* Children kept on the left: all of them when the new one comes
+         * last (appending, as a run of regions mapped upwards does), else
+         * half. */
+        unsigned m = q == FANOUT ? FANOUT : (FANOUT + 1) / 2;
+        struct inner *right = inner_get();
+        in->n = (uint16_t)m;
+        memcpy(in->key, keys, (m - 1) * sizeof *keys);
+        memcpy(in->child, kids, m * sizeof *kids);
+        right->n = (uint16_t)(FANOUT + 1 - m);
+        memcpy(right->key, keys + m, (FANOUT - m) * sizeof *keys);
+        memcpy(right->child, kids + m, (FANOUT + 1 - m) * sizeof *kids);
+        key = keys[m - 1];
+        child = right;
+    }
+    struct inner *root = inner_get();
+    root->n = 2;
+    root->key[0] = key;
+    root->child[0] = t->root;
+    root->child[1] = child;
+    t->root = (struct wm_node *)(void *)root;
+    if (++t->height > MAX_HEIGHT)
+        abort();
+    note_height(t->height);
 }
 
-void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
+static void leaf_put_at(struct leaf *l, unsigned pos, uint32_t id)
 {
-    t->root = remove_node(t->root, r);
-    r->left = r->right = NULL;
-    t->count--;
+    memmove(l->id + pos + 1, l->id + pos, (l->n - pos) * sizeof *l->id);
+    l->id[pos] = id;
+    l->n++;
+}
+
+void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
+{
+    uint32_t id = take_id(r);
+    uintptr_t s = r->start, last = t->last;
+    t->count++;
+    t->last = s;
+    if (!t->root) {
+        struct leaf *l = leaf_get();
+        l->n = 1;
+        l->id[0] = id;
+        t->root = (struct wm_node *)(void *)l;
+        t->height = 1;
+        note_height(1);
+        return;
+    }
+    struct path p;
+    struct leaf *l = descend(t, s, &p);
+    unsigned pos = leaf_upper(l, s);
+    if (l->n < LEAF_CAP) {
+        leaf_put_at(l, pos, id);
+        return;
+    }
+    /* Full.  Is this one of a run of inserts, each just after the one
+     * before (mapping upwards) or just before it (downwards)?  Then split
+     * where the run goes on, so the leaves it leaves behind are full. */
+    int turn = right_turn(&p);
+    bool up = pos > 0 && start_of(l->id[pos - 1]) == last;
+    bool down = !up && (pos < l->n ? start_of(l->id[pos]) == last
+                                   : turn >= 0 && p.node[turn]->key[p.idx[turn]] == last);
+    if (down && pos == l->n && turn >= 0) {
+        /* Downwards at the end of a full leaf: the run fills the next leaf
+         * from its front, if it has room. */
+        struct leaf *nb = next_leaf(&p);
+        if (nb->n < LEAF_CAP) {
+            leaf_put_at(nb, 0, id);
+            p.node[turn]->key[p.idx[turn]] = s;
+            return;
+        }
+    }
+    uint32_t ids[LEAF_CAP + 1];
+    memcpy(ids, l->id, pos * sizeof *ids);
+    ids[pos] = id;
+    memcpy(ids + pos + 1, l->id + pos, (LEAF_CAP - pos) * sizeof *ids);
+    /* Records kept on the left: up to the new one going upwards (the run
+     * continues after it), up to just before it going downwards. */
+    unsigned m = up     ? (pos + 1 < LEAF_CAP ? pos + 1 : LEAF_CAP)
+                 : down ? (pos > 1 ? pos : 1)
+                        : (LEAF_CAP + 1) / 2;
+    struct leaf *right = leaf_get();
+    l->n = (uint16_t)m;
+    memcpy(l->id, ids, m * sizeof *ids);
+    right->n = (uint16_t)(LEAF_CAP + 1 - m);
+    memcpy(right->id, ids + m, right->n * sizeof *ids);
+    insert_above(t, &p, start_of(right->id[0]), right);
 }
 
 struct wm_region *wm_region_split_at(struct wm_region_table *t, struct wm_region *r, uintptr_t addr)
 {
-    struct wm_region *hi = malloc(sizeof *hi);
+    struct wm_region *hi = wm_region_alloc();
     if (!hi)
         return NULL;
     *hi = *r;
@@ -174,6 +705,117 @@ struct wm_region *wm_region_split_at(struct wm_region_table *t, struct wm_region
         t->on_dup(hi);
     wm_region_insert(t, hi);
     return hi;
+}
+
+/* ---- Removing ---- */
+
+/* Node n of p (a leaf when d == depth, else p->node[d]) has lost an entry:
+ * drop it if empty, merge it with a sibling if together they fit in one and
+ * it is under half full, and go on up for the parent that lost a child. */
+static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *leaf)
+{
+    for (int d = (int)p->depth; d > 0; d--) {
+        bool is_leaf = d == (int)p->depth;
+        void *n = is_leaf ? (void *)leaf : (void *)p->node[d];
+        struct inner *par = p->node[d - 1];
+        unsigned i = p->idx[d - 1];
+        unsigned cnt = is_leaf ? leaf->n : p->node[d]->n, cap = is_leaf ? LEAF_CAP : FANOUT;
+        unsigned gone; /* the child of par that goes */
+        if (!cnt) {
+            gone = i;
+            if (is_leaf)
+                leaf_put(n);
+            else
+                inner_put(n);
+        } else if (cnt < cap / 2 && par->n > 1) {
+            unsigned a = i ? i - 1 : i, b = a + 1; /* siblings a, b: b into a */
+            if (is_leaf) {
+                struct leaf *la = par->child[a], *lb = par->child[b];
+                if (la->n + lb->n > LEAF_CAP)
+                    return;
+                memcpy(la->id + la->n, lb->id, lb->n * sizeof *lb->id);
+                la->n = (uint16_t)(la->n + lb->n);
+                leaf_put(lb);
+            } else {
+                struct inner *ia = par->child[a], *ib = par->child[b];
+                if (ia->n + ib->n > FANOUT)
+                    return;
+                ia->key[ia->n - 1] = par->key[a];
+                memcpy(ia->key + ia->n, ib->key, (ib->n - 1u) * sizeof *ib->key);
+                memcpy(ia->child + ia->n, ib->child, ib->n * sizeof *ib->child);
+                ia->n = (uint16_t)(ia->n + ib->n);
+                inner_put(ib);
+            }
+            gone = b;
+        } else {
+            return;
+        }
+        /* Remove child gone and the key beside it: the one on its left,
+         * or for the first child the one on its right (the parent's lowest
+         * start becomes that key, which the caller's fix-up relies on). */
+        unsigned k = gone ? gone - 1 : 0;
+        if (par->n > 1)
+            memmove(par->key + k, par->key + k + 1, (par->n - 2u - k) * sizeof *par->key);
+        memmove(par->child + gone, par->child + gone + 1, (par->n - 1u - gone) * sizeof *par->child);
+        par->n--;
+    }
+    /* The root: an inner root keeps two children or gives way to its only
+     * one; an empty leaf root leaves an empty table. */
+    while (t->height > 1 && ((struct inner *)(void *)t->root)->n == 1) {
+        struct inner *old = (struct inner *)(void *)t->root;
+        t->root = old->child[0];
+        t->height--;
+        inner_put(old);
+    }
+    if (t->height == 1 && !((struct leaf *)(void *)t->root)->n) {
+        leaf_put((struct leaf *)(void *)t->root);
+        t->root = NULL;
+        t->height = 0;
+    }
+}
+
+void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
+{
+    uintptr_t s = r->start;
+    struct path p;
+    struct leaf *l = descend(t, s, &p);
+    unsigned pos = leaf_upper(l, s);
+    if (!pos || rec(l->id[pos - 1]) != r)
+        abort(); /* r is not in t */
+    pos--;
+    /* The start that takes over s as a subtree's lowest (see below); only
+     * a leaf's first record is one. */
+    bool has_next = false;
+    uintptr_t next = 0;
+    if (pos == 0 && l->n > 1) {
+        has_next = true;
+        next = start_of(l->id[1]);
+    } else if (pos == 0) {
+        int d = right_turn(&p);
+        if (d >= 0) {
+            has_next = true;
+            next = p.node[d]->key[p.idx[d]];
+        }
+    }
+    memmove(l->id + pos, l->id + pos + 1, (l->n - pos - 1u) * sizeof *l->id);
+    l->n--;
+    t->count--;
+    rebalance(t, &p, l);
+    /* A key equal to s named r as the lowest start of the subtree on its
+     * right; that subtree's lowest is now the next region.  Such a key lies
+     * on the way down to s, wherever merges have moved it. */
+    if (!has_next || !t->root)
+        return;
+    void *n = t->root;
+    for (unsigned d = 1; d < t->height; d++) {
+        struct inner *in = n;
+        unsigned i = inner_upper(in, s);
+        if (i && in->key[i - 1] == s) {
+            in->key[i - 1] = next;
+            break;
+        }
+        n = in->child[i];
+    }
 }
 
 int wm_region_try_merge_next(struct wm_region_table *t, struct wm_region *r,
@@ -190,36 +832,80 @@ int wm_region_try_merge_next(struct wm_region_table *t, struct wm_region *r,
     return 1;
 }
 
+/* ---- The self-check ---- */
+
 struct check_state {
-    size_t page, count;
+    size_t page, count, height;
     uintptr_t last_end;
     int any;
     const char *err;
 };
 
-static int check_node(const struct wm_region *n, struct check_state *s)
+static bool live_record(uint32_t id)
 {
-    if (!n || s->err)
+    if (!id)
+        return false;
+    uint32_t x = id - 1;
+    if (x / (CHUNK_RECS * DIR_SUB) >= DIR_TOP || !dir[x / (CHUNK_RECS * DIR_SUB)])
+        return false;
+    lock();
+    struct chunk *c = dir[x / (CHUNK_RECS * DIR_SUB)][x / CHUNK_RECS % DIR_SUB];
+    bool ok = c && test_bit(c->live, x % CHUNK_RECS) && !test_bit(c->pending, x % CHUNK_RECS);
+    unlock();
+    return ok;
+}
+
+/* Checks the subtree n at depth d; returns its lowest start. */
+static uintptr_t check_node(const void *n, size_t d, bool root, struct check_state *s)
+{
+    if (d + 1 == s->height) {
+        const struct leaf *l = n;
+        if (l->kind != KIND_LEAF) {
+            s->err = "a leaf is not at the depth of the others";
+            return 0;
+        }
+        if (!l->n || l->n > LEAF_CAP) {
+            s->err = "leaf empty or over full";
+            return 0;
+        }
+        for (unsigned i = 0; i < l->n && !s->err; i++) {
+            if (!live_record(l->id[i])) {
+                s->err = "leaf names a record not live in the pool";
+                break;
+            }
+            const struct wm_region *r = rec(l->id[i]);
+            if (r->start >= r->end)
+                s->err = "empty or inverted region";
+            else if (r->start % s->page || r->end % s->page)
+                s->err = "region not page aligned";
+            else if (s->any && r->start < s->last_end)
+                s->err = "regions overlap or are out of order";
+            s->last_end = r->end;
+            s->any = 1;
+            s->count++;
+        }
+        return s->err ? 0 : start_of(l->id[0]);
+    }
+    const struct inner *in = n;
+    if (in->kind != KIND_INNER) {
+        s->err = "an inner node where a leaf should be, or no node";
         return 0;
-    int hl = check_node(n->left, s);
-    if (s->err)
+    }
+    if (in->n < (root ? 2 : 1) || in->n > FANOUT) {
+        s->err = "inner node with too few or too many children";
         return 0;
-    if (n->start >= n->end)
-        s->err = "empty or inverted region";
-    else if (n->start % s->page || n->end % s->page)
-        s->err = "region not page aligned";
-    else if (s->any && n->start < s->last_end)
-        s->err = "regions overlap or are out of order";
-    s->last_end = n->end;
-    s->any = 1;
-    s->count++;
-    int hr = check_node(n->right, s);
-    int h = (hl > hr ? hl : hr) + 1;
-    if (!s->err && (hl - hr > 1 || hr - hl > 1))
-        s->err = "tree out of balance";
-    if (!s->err && n->height != h)
-        s->err = "stale height";
-    return h;
+    }
+    uintptr_t lowest = 0;
+    for (unsigned i = 0; i < in->n && !s->err; i++) {
+        uintptr_t low = check_node(in->child[i], d + 1, false, s);
+        if (s->err)
+            break;
+        if (!i)
+            lowest = low;
+        else if (in->key[i - 1] != low)
+            s->err = "separator is not the lowest start on its right";
+    }
+    return lowest;
 }
 
 const char *wm_region_check(const struct wm_region_table *t, size_t page)
@@ -227,7 +913,15 @@ const char *wm_region_check(const struct wm_region_table *t, size_t page)
     struct check_state s;
     memset(&s, 0, sizeof s);
     s.page = page;
-    check_node(t->root, &s);
+    s.height = t->height;
+    if (!t->root) {
+        if (t->height || t->count)
+            return "empty tree with a height or a count";
+        return NULL;
+    }
+    if (!t->height || t->height > MAX_HEIGHT)
+        return "tree height out of range";
+    check_node(t->root, 0, true, &s);
     if (!s.err && s.count != t->count)
         s.err = "count does not match the tree";
     return s.err;

@@ -1,7 +1,14 @@
 /* The region table: one record per page range the library manages, ordered by
- * address in an AVL tree.  It knows nothing about Windows (it compiles and is
- * unit-tested natively); what a region's backing and view mean is the engine's
- * business.  Callers serialise access (see wm_lock in internal.h). */
+ * address.  It knows nothing about Windows (it compiles and is unit-tested
+ * natively); what a region's backing and view mean is the engine's business.
+ * Callers serialise access to a table (see wm_lock in internal.h): lookups may
+ * run side by side, changes need the table to themselves.
+ *
+ * Records come from a pool owned by the table code (wm_region_alloc) and keep
+ * their address for as long as they live, so the engine may hold a pointer to
+ * one across inserts, splits and removals of others.  The index over them is
+ * a B+tree whose leaves name records by a 32-bit pool number rather than a
+ * pointer (see region.c for why). */
 #ifndef WM_REGION_H
 #define WM_REGION_H
 
@@ -9,6 +16,7 @@
 #include <stdint.h>
 
 struct wm_backing;
+struct wm_node;
 
 /* Region flags (internal, not the public MAP_* values). */
 enum {
@@ -22,27 +30,39 @@ enum {
     WM_R_COW_WRITTEN = 1u << 7, /* copy-on-write view made writable: may hold private pages */
 };
 
+/* Nothing but the region's own attributes: the table keeps its links
+ * elsewhere, so a record may be copied whole (*x = *r) freely.  start must
+ * not change while the record is in a table (it is the index's key); end
+ * may, as long as regions do not overlap. */
 struct wm_region {
     uintptr_t start, end;       /* [start, end), page aligned */
     uint64_t offset;            /* byte offset of start within the backing */
     struct wm_backing *backing; /* reference counted by the engine */
     uintptr_t vstart, vend;     /* the Windows view (or reservation) holding it */
-    struct wm_region *left, *right;
     uint16_t flags;             /* WM_R_* */
     uint8_t prot;               /* PROT_* */
     uint8_t advice;             /* MADV_* (NORMAL/RANDOM/SEQUENTIAL) */
-    int8_t height;              /* AVL */
 };
 
 /* Called when a split duplicates a region, so the engine can take another
  * reference on the backing; may be NULL. */
 typedef void (*wm_region_dup_fn)(struct wm_region *copy);
 
+/* Zero-initialised is an empty table. */
 struct wm_region_table {
-    struct wm_region *root;
+    struct wm_node *root;   /* NULL when empty */
     size_t count;
     wm_region_dup_fn on_dup;
+    uintptr_t last;         /* start of the region inserted last: how a split is made */
+    unsigned height;        /* levels of the tree, 1 when the root is a leaf */
 };
+
+/* A zeroed record from the pool, or NULL when out of memory.  Allocating
+ * also sets aside the index nodes its insertion may need, which is why
+ * wm_region_insert cannot fail. */
+struct wm_region *wm_region_alloc(void);
+/* Return r (not in any table; NULL is ignored) to the pool. */
+void wm_region_dispose(struct wm_region *r);
 
 /* Region containing addr, or NULL. */
 struct wm_region *wm_region_find(const struct wm_region_table *t, uintptr_t addr);
@@ -55,9 +75,11 @@ struct wm_region *wm_region_prev(const struct wm_region_table *t, const struct w
 /* True if any region overlaps [start, end). */
 int wm_region_overlaps(const struct wm_region_table *t, uintptr_t start, uintptr_t end);
 
-/* Insert r (which must not overlap any region).  The table owns r afterwards. */
+/* Insert r (which must not overlap any region).  The table owns r afterwards.
+ * r must come from wm_region_alloc and not have been in a table before: the
+ * nodes set aside for it are what makes this unable to fail. */
 void wm_region_insert(struct wm_region_table *t, struct wm_region *r);
-/* Unlink r from the table; the caller frees it. */
+/* Unlink r from the table; the caller disposes of it. */
 void wm_region_remove(struct wm_region_table *t, struct wm_region *r);
 /* Split r at addr (start < addr < end): r keeps [start, addr), the returned new
  * region holds [addr, end).  Returns NULL (table unchanged) if out of memory. */
@@ -69,7 +91,21 @@ int wm_region_try_merge_next(struct wm_region_table *t, struct wm_region *r,
                              void (*free_fn)(struct wm_region *));
 
 /* Walk the table and verify its invariants (order, no overlap, alignment to
- * page, AVL balance, count).  Returns 0 if sound, else a short description. */
+ * page; for the tree: node fill, separators equal to the first start of the
+ * subtree on their right, every leaf at the same depth, records live in the
+ * pool, count).  Returns 0 if sound, else a short description. */
 const char *wm_region_check(const struct wm_region_table *t, size_t page);
+
+/* What the pool holds, for tests and the bench: heap blocks and their bytes
+ * (the heap's own per-block overhead not included). */
+struct wm_region_pool_stats {
+    size_t live;          /* records allocated */
+    size_t pending;       /* of which not yet inserted */
+    size_t chunks;        /* record chunks */
+    size_t leaves, inners; /* index nodes, in tables or set aside */
+    size_t free_leaves, free_inners;
+    size_t blocks, bytes; /* every heap block the pool holds, and their size */
+};
+void wm_region_pool_stats(struct wm_region_pool_stats *s);
 
 #endif

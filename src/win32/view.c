@@ -12,12 +12,12 @@
 
 struct wm_region *wm_region_new(void)
 {
-    return calloc(1, sizeof(struct wm_region));
+    return wm_region_alloc();
 }
 
 void wm_region_free(struct wm_region *r)
 {
-    free(r);
+    wm_region_dispose(r);
 }
 
 static bool is_reserved(const struct wm_region *r)

@@ -6,6 +6,10 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #define PG 4096u
 
@@ -18,7 +22,8 @@ static void count_dup(struct wm_region *r)
 
 static struct wm_region *mk(uintptr_t start, uintptr_t end)
 {
-    struct wm_region *r = calloc(1, sizeof *r);
+    struct wm_region *r = wm_region_alloc();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     r->start = r->vstart = start;
     r->end = r->vend = end;
     r->prot = 1;
@@ -27,19 +32,33 @@ static struct wm_region *mk(uintptr_t start, uintptr_t end)
 
 static void free_all(struct wm_region_table *t)
 {
-    while (t->root) {
-        struct wm_region *r = t->root;
+    struct wm_region *r;
+    while ((r = wm_region_first_from(t, 0))) {
         wm_region_remove(t, r);
-        free(r);
+        wm_region_dispose(r);
     }
+    CU_ASSERT_EQUAL(t->count, 0);
+    CU_ASSERT_PTR_NULL(t->root);
 }
 
 #define CHECK(t)                                                                                   \
     do {                                                                                           \
         const char *e = wm_region_check((t), PG);                                                  \
-        if (e)                                                                                     \
+        if (e) {                                                                                   \
+            printf("\n  self-check: %s\n", e);                                                     \
             CU_FAIL_FATAL(e);                                                                      \
+        }                                                                                          \
         CU_PASS("table sound");                                                                    \
+    } while (0)
+
+/* Fails with both values shown. */
+#define EXPECT_EQ(what, got, want)                                                                 \
+    do {                                                                                           \
+        unsigned long long g_ = (unsigned long long)(got), w_ = (unsigned long long)(want);        \
+        if (g_ != w_) {                                                                            \
+            printf("\n  %s: got %llu, want %llu\n", what, g_, w_);                                 \
+            CU_FAIL_FATAL(what);                                                                   \
+        }                                                                                          \
     } while (0)
 
 static void find_returns_the_containing_region(void)
@@ -88,9 +107,9 @@ static void merge_joins_only_equal_neighbours(void)
     wm_region_insert(&t, a);
     struct wm_region *b = wm_region_split_at(&t, a, 2 * PG);
     b->prot = 3;
-    CU_ASSERT_EQUAL(wm_region_try_merge_next(&t, a, (void (*)(struct wm_region *))free), 0);
+    CU_ASSERT_EQUAL(wm_region_try_merge_next(&t, a, wm_region_dispose), 0);
     b->prot = a->prot;
-    CU_ASSERT_EQUAL(wm_region_try_merge_next(&t, a, (void (*)(struct wm_region *))free), 1);
+    CU_ASSERT_EQUAL(wm_region_try_merge_next(&t, a, wm_region_dispose), 1);
     CU_ASSERT_EQUAL(t.count, 1);
     CU_ASSERT_EQUAL(a->end, 4 * PG);
     CHECK(&t);
@@ -115,40 +134,421 @@ static void check_detects_overlap_and_misalignment(void)
     free_all(&t);
 }
 
-/* Random inserts and removals against a bitmap model; the tree stays
- * balanced (checked) and agrees with the model. */
+/* A stale separator (one no longer equal to the first start on its right)
+ * is found too. */
+static void check_detects_a_stale_separator(void)
+{
+    struct wm_region_table t = {0};
+    for (uintptr_t i = 0; i < 1000; i++)
+        wm_region_insert(&t, mk((2 * i + 1) * PG, (2 * i + 2) * PG));
+    CHECK(&t);
+    CU_ASSERT_TRUE_FATAL(t.height >= 2);
+    struct wm_region *last = wm_region_prev(&t, &(struct wm_region){.start = 4000 * PG});
+    CU_ASSERT_PTR_NOT_NULL_FATAL(last);
+    /* Move the first region of the second leaf down by a page: still in
+     * order, but the separator above it now names the wrong start. */
+    struct wm_region *r = wm_region_first_from(&t, 0);
+    while (r && wm_region_check(&t, PG) == NULL) {
+        struct wm_region *n = wm_region_next(&t, r);
+        if (!n)
+            break;
+        n->start -= PG;
+        if (wm_region_check(&t, PG))
+            break;
+        n->start += PG;
+        r = n;
+    }
+    const char *e = wm_region_check(&t, PG);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_STRING_EQUAL(e, "separator is not the lowest start on its right");
+    wm_region_next(&t, r)->start += PG;
+    CHECK(&t);
+    free_all(&t);
+}
+
+/* ---- Against a model: a sorted array of the regions ---- */
+
+struct model {
+    struct wm_region *r[20000];
+    uintptr_t start[20000], end[20000], vstart[20000];
+    size_t n;
+};
+
+static unsigned long long rng_state;
+static unsigned rnd(unsigned n)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)((rng_state >> 33) % n);
+}
+
+/* Index of the first model region with end > a. */
+static size_t model_first_from(const struct model *m, uintptr_t a)
+{
+    size_t lo = 0, n = m->n;
+    while (n) {
+        size_t h = n / 2;
+        if (m->end[lo + h] <= a) {
+            lo += h + 1;
+            n -= h + 1;
+        } else {
+            n = h;
+        }
+    }
+    return lo;
+}
+
+static void model_insert_at(struct model *m, size_t i, struct wm_region *r)
+{
+    memmove(m->r + i + 1, m->r + i, (m->n - i) * sizeof *m->r);
+    memmove(m->start + i + 1, m->start + i, (m->n - i) * sizeof *m->start);
+    memmove(m->end + i + 1, m->end + i, (m->n - i) * sizeof *m->end);
+    memmove(m->vstart + i + 1, m->vstart + i, (m->n - i) * sizeof *m->vstart);
+    m->r[i] = r;
+    m->start[i] = r->start;
+    m->end[i] = r->end;
+    m->vstart[i] = r->vstart;
+    m->n++;
+}
+
+static void model_remove_at(struct model *m, size_t i)
+{
+    m->n--;
+    memmove(m->r + i, m->r + i + 1, (m->n - i) * sizeof *m->r);
+    memmove(m->start + i, m->start + i + 1, (m->n - i) * sizeof *m->start);
+    memmove(m->end + i, m->end + i + 1, (m->n - i) * sizeof *m->end);
+    memmove(m->vstart + i, m->vstart + i + 1, (m->n - i) * sizeof *m->vstart);
+}
+
+/* The table and the model hold the same regions, the same records, in the
+ * same order; each region's fields are what the model recorded. */
+static void agree(const struct wm_region_table *t, const struct model *m)
+{
+    EXPECT_EQ("count", t->count, m->n);
+    size_t i = 0;
+    for (struct wm_region *r = wm_region_first_from(t, 0); r; r = wm_region_next(t, r), i++) {
+        if (i >= m->n || r != m->r[i] || r->start != m->start[i] || r->end != m->end[i]) {
+            printf("\n  region %zu differs from the model\n", i);
+            CU_FAIL_FATAL("walk differs from the model");
+        }
+    }
+    EXPECT_EQ("regions walked", i, m->n);
+}
+
+/* One random step on the table and the model, in pages [1, space). */
+static void random_step(struct wm_region_table *t, struct model *m, unsigned space, unsigned grow)
+{
+    unsigned op = rnd(100);
+    if (op < grow || m->n == 0) { /* insert */
+        uintptr_t s = (uintptr_t)(1 + rnd(space - 9)) * PG;
+        size_t i = model_first_from(m, s);
+        if (i < m->n && m->start[i] <= s)
+            return; /* taken */
+        uintptr_t e = s + (uintptr_t)(1 + rnd(8)) * PG;
+        if (i < m->n && m->start[i] < e)
+            e = m->start[i];
+        struct wm_region *r = mk(s, e);
+        r->offset = s; /* so that split halves may merge back */
+        wm_region_insert(t, r);
+        model_insert_at(m, i, r);
+    } else if (op < grow + 25) { /* remove */
+        size_t i = rnd((unsigned)m->n);
+        struct wm_region *r = m->r[i];
+        wm_region_remove(t, r);
+        wm_region_dispose(r);
+        model_remove_at(m, i);
+    } else if (op < grow + 40) { /* split */
+        size_t i = rnd((unsigned)m->n);
+        struct wm_region *r = m->r[i];
+        size_t pages = (r->end - r->start) / PG;
+        if (pages < 2)
+            return;
+        uintptr_t a = r->start + (1 + rnd((unsigned)pages - 1)) * PG;
+        struct wm_region *hi = wm_region_split_at(t, r, a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(hi);
+        m->end[i] = a;
+        model_insert_at(m, i + 1, hi);
+    } else { /* merge with the next, where the model says they join */
+        size_t i = rnd((unsigned)m->n);
+        struct wm_region *r = m->r[i];
+        int joins = i + 1 < m->n && m->start[i + 1] == m->end[i] && m->vstart[i + 1] == m->vstart[i];
+        int merged = wm_region_try_merge_next(t, r, wm_region_dispose);
+        EXPECT_EQ("merged", merged, joins);
+        if (merged) {
+            m->end[i] = m->end[i + 1];
+            model_remove_at(m, i + 1);
+        }
+    }
+}
+
+static void lookups_agree(const struct wm_region_table *t, const struct model *m, unsigned space)
+{
+    for (int k = 0; k < 8; k++) {
+        uintptr_t a = (uintptr_t)rnd(space) * PG + rnd(PG);
+        size_t i = model_first_from(m, a);
+        struct wm_region *want_first = i < m->n ? m->r[i] : NULL;
+        struct wm_region *want_find = want_first && m->start[i] <= a ? want_first : NULL;
+        if (wm_region_first_from(t, a) != want_first || wm_region_find(t, a) != want_find)
+            CU_FAIL_FATAL("lookup differs from the model");
+        if (want_first) {
+            struct wm_region *want_prev = i ? m->r[i - 1] : NULL;
+            if (wm_region_prev(t, want_first) != want_prev)
+                CU_FAIL_FATAL("prev differs from the model");
+        }
+    }
+}
+
+static struct model the_model;
+
+static void drain(struct wm_region_table *t, struct model *m)
+{
+    while (m->n) {
+        wm_region_remove(t, m->r[m->n - 1]);
+        wm_region_dispose(m->r[m->n - 1]);
+        m->n--;
+    }
+    CHECK(t);
+    EXPECT_EQ("count after draining", t->count, 0);
+}
+
+/* Thousands of random inserts, removals, splits and merges, the table
+ * checked after every one and compared with the model. */
 static void random_operations_agree_with_a_model(void)
 {
-    enum { SLOTS = 4096 };
-    static struct wm_region *model[SLOTS];
-    struct wm_region_table t = {0};
-    unsigned seed = 12345;
-    for (int step = 0; step < 50000; step++) {
-        seed = seed * 1103515245u + 12345u;
-        unsigned s = (seed >> 8) % SLOTS;
-        if (model[s]) {
-            wm_region_remove(&t, model[s]);
-            free(model[s]);
-            model[s] = NULL;
-        } else {
-            model[s] = mk((uintptr_t)(s + 1) * PG, (uintptr_t)(s + 2) * PG);
-            wm_region_insert(&t, model[s]);
-        }
-        if (step % 5000 == 0)
+    static const unsigned long long seeds[] = {1, 12345, 777, 31337, 20260101};
+    struct model *m = &the_model;
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
+        struct wm_region_table t = {0};
+        rng_state = seeds[s];
+        m->n = 0;
+        for (int step = 0; step < 4000; step++) {
+            random_step(&t, m, 3000, step < 2000 ? 45 : 25);
             CHECK(&t);
+            lookups_agree(&t, m, 3000);
+            if (step % 50 == 0)
+                agree(&t, m);
+        }
+        agree(&t, m);
+        drain(&t, m);
+    }
+}
+
+/* The same at a scale where the tree has three levels and inner nodes split
+ * and merge: grow to ~12 000 regions, shrink to a few, grow again. */
+static void random_operations_on_a_deep_tree_agree_with_a_model(void)
+{
+    struct model *m = &the_model;
+    struct wm_region_table t = {0};
+    rng_state = 4242;
+    m->n = 0;
+    unsigned max_height = 0;
+    for (int phase = 0; phase < 3; phase++) {
+        unsigned target = phase == 1 ? 50 : 12000;
+        for (int step = 0; step < 200000 && (phase == 1 ? m->n > target : m->n < target); step++) {
+            random_step(&t, m, 120000, phase == 1 ? 5 : 70);
+            lookups_agree(&t, m, 120000);
+            if (step % 500 == 0) {
+                CHECK(&t);
+                agree(&t, m);
+            }
+            if (t.height > max_height)
+                max_height = t.height;
+        }
+        CHECK(&t);
+        agree(&t, m);
+    }
+    CU_ASSERT_TRUE(max_height >= 3);
+    drain(&t, m);
+}
+
+/* ---- Scale, memory, stability ---- */
+
+#define MANY 100000
+static struct wm_region *many[MANY];
+
+static void insert_run(struct wm_region_table *t, size_t from, size_t to, int down)
+{
+    for (size_t k = from; k < to; k++) {
+        size_t i = down ? MANY - 1 - k : k;
+        /* a page apart, as one-page mappings with guard gaps */
+        many[i] = mk((2 * i + 16) * PG, (2 * i + 17) * PG);
+        wm_region_insert(t, many[i]);
+    }
+}
+
+static void finds_all(const struct wm_region_table *t)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < MANY; i++)
+        if (wm_region_find(t, (2 * i + 16) * PG + 7) != many[i] || wm_region_find(t, (2 * i + 17) * PG))
+            bad++;
+    EXPECT_EQ("regions not found", bad, 0);
+}
+
+static void ascending_inserts_of_100000_regions_stay_sound(void)
+{
+    struct wm_region_table t = {0};
+    insert_run(&t, 0, MANY, 0);
+    CHECK(&t);
+    EXPECT_EQ("count", t.count, MANY);
+    finds_all(&t);
+    CU_ASSERT_TRUE(t.height <= 3);
+    free_all(&t);
+}
+
+static void descending_inserts_of_100000_regions_stay_sound(void)
+{
+    struct wm_region_table t = {0};
+    insert_run(&t, 0, MANY, 1);
+    CHECK(&t);
+    EXPECT_EQ("count", t.count, MANY);
+    finds_all(&t);
+    CU_ASSERT_TRUE(t.height <= 3);
+    free_all(&t);
+}
+
+/* Heap bytes in use: natively what glibc's malloc says (its own overhead
+ * included); elsewhere the pool's own count plus 16 bytes a block, the
+ * 64-bit Windows heap's header. */
+static size_t heap_now(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    return mallinfo2().uordblks;
+#else
+    struct wm_region_pool_stats s;
+    wm_region_pool_stats(&s);
+    return s.bytes + 16 * s.blocks;
+#endif
+}
+
+/* As the bench measures: the heap's growth from 1 000 live regions to
+ * 10 000, and from there to 100 000, per region. */
+static void measure_bytes(int order, double *per_10k, double *per_100k)
+{
+    struct wm_region_table t = {0};
+    static size_t perm[MANY];
+    for (size_t i = 0; i < MANY; i++)
+        perm[i] = i;
+    rng_state = 99;
+    for (size_t i = MANY - 1; i > 0; i--) {
+        size_t j = rnd((unsigned)i + 1), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+    size_t h[3], at[3] = {1000, 10000, MANY}, k = 0;
+    for (int lvl = 0; lvl < 3; lvl++) {
+        for (; k < at[lvl]; k++) {
+            size_t i = order == 0 ? k : order == 1 ? MANY - 1 - k : perm[k];
+            many[i] = mk((2 * i + 16) * PG, (2 * i + 17) * PG);
+            wm_region_insert(&t, many[i]);
+        }
+        h[lvl] = heap_now();
     }
     CHECK(&t);
-    size_t n = 0, bad = 0;
-    for (unsigned s = 0; s < SLOTS; s++) {
-        n += model[s] != NULL;
-        if (wm_region_find(&t, (uintptr_t)(s + 1) * PG + 5) != model[s])
-            bad++;
-    }
-    CU_ASSERT_EQUAL(t.count, n);
-    CU_ASSERT_EQUAL(bad, 0);
+    *per_10k = (double)(h[1] - h[0]) / (double)(at[1] - at[0]);
+    *per_100k = (double)(h[2] - h[1]) / (double)(at[2] - at[1]);
     free_all(&t);
-    for (unsigned s = 0; s < SLOTS; s++)
-        model[s] = NULL;
+}
+
+static void heap_bytes_per_region_are_within_the_budget(void)
+{
+    static const char *names[] = {"ascending", "descending", "random"};
+    static const double budget[] = {64, 64, 80};
+    for (int order = 0; order < 3; order++) {
+        double a, b;
+        measure_bytes(order, &a, &b);
+        printf("\n  %s: %.1f heap bytes per region from 1 000 to 10 000, %.1f to 100 000 (budget %.0f)",
+               names[order], a, b, budget[order]);
+        if (a > budget[order] || b > budget[order])
+            CU_FAIL("heap bytes per region over the budget");
+    }
+    printf("\n");
+}
+
+/* A record keeps its address, and its contents, while others come and go
+ * around it: inserts that split its leaf, removals that merge it. */
+static void records_keep_their_address_while_others_change(void)
+{
+    struct wm_region_table t = {0};
+    struct wm_region *keep[64];
+    for (size_t i = 0; i < 64; i++) {
+        keep[i] = mk((1000 * i + 500) * PG, (1000 * i + 501) * PG);
+        keep[i]->offset = 0xabc000 + i;
+        wm_region_insert(&t, keep[i]);
+    }
+    rng_state = 5;
+    static struct wm_region *others[60000];
+    size_t n = 0;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < 64 * 1000; i++) {
+            if (i % 1000 == 500)
+                continue;
+            others[n++] = mk((uintptr_t)i * PG, (uintptr_t)(i + 1) * PG);
+            wm_region_insert(&t, others[n - 1]);
+            if (n == sizeof others / sizeof *others)
+                break;
+        }
+        CHECK(&t);
+        while (n) { /* removal in random order */
+            size_t j = rnd((unsigned)n);
+            wm_region_remove(&t, others[j]);
+            wm_region_dispose(others[j]);
+            others[j] = others[--n];
+        }
+        CHECK(&t);
+        for (size_t i = 0; i < 64; i++) {
+            if (wm_region_find(&t, (1000 * i + 500) * PG) != keep[i] || keep[i]->offset != 0xabc000 + i ||
+                keep[i]->start != (1000 * i + 500) * PG)
+                CU_FAIL_FATAL("a record moved or changed");
+        }
+    }
+    free_all(&t);
+}
+
+/* wm_region_insert cannot fail: the records allocated beforehand set aside
+ * every node their inserts take, so inserting allocates nothing. */
+static void inserting_allocated_records_allocates_nothing(void)
+{
+    struct wm_region_table t = {0}, u = {0};
+    static struct wm_region *rs[5000];
+    for (size_t i = 0; i < 3000; i++) { /* a table tall enough to matter */
+        wm_region_insert(&u, mk((3 * i + 1) * PG, (3 * i + 2) * PG));
+    }
+    for (size_t i = 0; i < 5000; i++)
+        rs[i] = mk((3 * i + 2) * PG, (3 * i + 3) * PG);
+    struct wm_region_pool_stats before, after;
+    wm_region_pool_stats(&before);
+    EXPECT_EQ("pending records", before.pending, 5000);
+    for (size_t i = 0; i < 5000; i++) /* into two tables, unevenly */
+        wm_region_insert(i % 3 ? &t : &u, rs[(i * 7919) % 5000]);
+    wm_region_pool_stats(&after);
+    EXPECT_EQ("leaves allocated while inserting", after.leaves, before.leaves);
+    EXPECT_EQ("inner nodes allocated while inserting", after.inners, before.inners);
+    EXPECT_EQ("pending records after", after.pending, 0);
+    CHECK(&t);
+    CHECK(&u);
+    free_all(&t);
+    free_all(&u);
+}
+
+/* Records never inserted give back what was set aside for them; chunks and
+ * nodes go back to the heap when nothing uses them. */
+static void the_pool_gives_memory_back(void)
+{
+    struct wm_region_pool_stats s0, s1, s2;
+    wm_region_pool_stats(&s0);
+    struct wm_region_table t = {0};
+    insert_run(&t, 0, 20000, 0);
+    struct wm_region *spare = wm_region_alloc();
+    wm_region_pool_stats(&s1);
+    EXPECT_EQ("pending", s1.pending, s0.pending + 1);
+    CU_ASSERT_TRUE(s1.chunks > s0.chunks + 100);
+    wm_region_dispose(spare);
+    free_all(&t);
+    wm_region_pool_stats(&s2);
+    EXPECT_EQ("live records", s2.live, s0.live);
+    EXPECT_EQ("pending", s2.pending, s0.pending);
+    CU_ASSERT_TRUE(s2.chunks <= s0.chunks + 1);
+    CU_ASSERT_TRUE(s2.leaves <= s0.leaves + 8);
 }
 
 int main(void)
@@ -161,7 +561,22 @@ int main(void)
     CU_add_test(s, "merge joins only equal, contiguous neighbours", merge_joins_only_equal_neighbours);
     CU_add_test(s, "the self-check detects overlap, misalignment and a wrong count",
                 check_detects_overlap_and_misalignment);
-    CU_add_test(s, "random inserts and removals agree with a model", random_operations_agree_with_a_model);
+    CU_add_test(s, "the self-check detects a stale separator", check_detects_a_stale_separator);
+    CU_add_test(s, "random inserts, removals, splits and merges agree with a model",
+                random_operations_agree_with_a_model);
+    CU_add_test(s, "random operations on a three-level tree agree with a model",
+                random_operations_on_a_deep_tree_agree_with_a_model);
+    CU_add_test(s, "ascending inserts of 100 000 regions stay sound and findable",
+                ascending_inserts_of_100000_regions_stay_sound);
+    CU_add_test(s, "descending inserts of 100 000 regions stay sound and findable",
+                descending_inserts_of_100000_regions_stay_sound);
+    CU_add_test(s, "heap bytes per region: at most 64 in address order, 80 in random order",
+                heap_bytes_per_region_are_within_the_budget);
+    CU_add_test(s, "a record keeps its address while others are inserted and removed",
+                records_keep_their_address_while_others_change);
+    CU_add_test(s, "inserting records already allocated allocates nothing",
+                inserting_allocated_records_allocates_nothing);
+    CU_add_test(s, "the pool gives unused chunks and nodes back", the_pool_gives_memory_back);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_tests_failed();
