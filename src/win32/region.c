@@ -33,8 +33,7 @@
 /* ---- Sizes ---- */
 
 #define CHUNK_RECS 128  /* 7 KiB on 64-bit: a partly used chunk is little waste */
-#define DIR_SUB 1024    /* chunks per directory block */
-#define DIR_TOP 1024    /* directory blocks: up to 2^27 records */
+#define MAX_CHUNKS ((uint32_t)1 << 24) /* pool numbers are 32-bit: 2^31 records */
 #define LEAF_BYTES 256
 #define INNER_BYTES 1024 /* wide, so that 100 000 regions need only three levels */
 #define LEAF_CAP ((LEAF_BYTES - 4) / 4)
@@ -70,8 +69,13 @@ struct chunk {
 
 static atomic_flag pool_lock = ATOMIC_FLAG_INIT;
 
-/* Read without the lock by lookups (see the top of the file). */
-static struct chunk **dir[DIR_TOP];
+/* Chunks by index, read without the lock by lookups (see the top of the
+ * file).  It grows by doubling; the old copies are kept, untouched, since a
+ * lookup may still be reading one: at most as much again as the directory. */
+static _Atomic(struct chunk **) dir;
+static size_t dir_cap;
+static struct chunk **dir_old[32];
+static unsigned ndir_old;
 
 static struct {
     struct chunk *partial;    /* chunks with a free slot */
@@ -98,10 +102,21 @@ static void unlock(void)
     atomic_flag_clear_explicit(&pool_lock, memory_order_release);
 }
 
+static inline struct chunk **directory(void)
+{
+    return atomic_load_explicit(&dir, memory_order_acquire);
+}
+
+/* Record number id (0 is none) found through directory d. */
+static inline struct wm_region *rec_in(struct chunk *const *d, uint32_t id)
+{
+    uint32_t x = id - 1;
+    return &d[x / CHUNK_RECS]->rec[x % CHUNK_RECS];
+}
+
 static inline struct wm_region *rec(uint32_t id)
 {
-    uint32_t x = id - 1; /* 0 is no record */
-    return &dir[x / (CHUNK_RECS * DIR_SUB)][x / CHUNK_RECS % DIR_SUB]->rec[x % CHUNK_RECS];
+    return rec_in(directory(), id);
 }
 
 static inline uintptr_t start_of(uint32_t id)
@@ -185,12 +200,24 @@ static struct chunk *chunk_new(void)
     uint32_t index;
     if (pool.nfree_index)
         index = pool.free_index[pool.nfree_index - 1];
-    else if (pool.next_index < (uint32_t)DIR_TOP * DIR_SUB)
+    else if (pool.next_index < MAX_CHUNKS)
         index = pool.next_index;
     else
         return NULL;
-    if (!dir[index / DIR_SUB] && !(dir[index / DIR_SUB] = calloc(DIR_SUB, sizeof **dir)))
-        return NULL;
+    struct chunk **d = atomic_load_explicit(&dir, memory_order_relaxed);
+    if (index >= dir_cap) {
+        size_t cap = dir_cap ? dir_cap * 2 : 64;
+        struct chunk **nd = calloc(cap, sizeof *nd);
+        if (!nd)
+            return NULL;
+        if (d) {
+            memcpy(nd, d, dir_cap * sizeof *d);
+            dir_old[ndir_old++] = d;
+        }
+        atomic_store_explicit(&dir, nd, memory_order_release);
+        d = nd;
+        dir_cap = cap;
+    }
     struct chunk *c = malloc(sizeof *c);
     if (!c)
         return NULL;
@@ -200,7 +227,7 @@ static struct chunk *chunk_new(void)
         pool.next_index++;
     memset(c, 0, offsetof(struct chunk, rec));
     c->index = index;
-    dir[index / DIR_SUB][index % DIR_SUB] = c;
+    d[index] = c;
     size_t at = pool.nchunks;
     while (at && (uintptr_t)pool.by_addr[at - 1] > (uintptr_t)c)
         at--;
@@ -218,7 +245,7 @@ static void chunk_free(struct chunk *c)
     if (grow((void **)&pool.free_index, &pool.cap_free_index, pool.nfree_index + 1,
              sizeof *pool.free_index))
         pool.free_index[pool.nfree_index++] = c->index;
-    dir[c->index / DIR_SUB][c->index % DIR_SUB] = NULL;
+    atomic_load_explicit(&dir, memory_order_relaxed)[c->index] = NULL;
     partial_unlink(c);
     size_t at = 0;
     while (pool.by_addr[at] != c)
@@ -428,48 +455,50 @@ void wm_region_pool_stats(struct wm_region_pool_stats *s)
     s->inners = pool.ninners;
     s->free_leaves = pool.nfree_leaves;
     s->free_inners = pool.nfree_inners;
-    size_t dirs = 0;
-    for (size_t i = 0; i < DIR_TOP; i++)
-        dirs += dir[i] != NULL;
+    /* The directories: the current one and each half-size copy before it. */
+    size_t dirs = dir_cap ? 1 + ndir_old : 0, dir_bytes = dir_cap ? (2 * dir_cap - 64) * sizeof(void *) : 0;
     s->blocks = pool.nchunks + pool.nleaves + pool.ninners + dirs + (pool.by_addr != NULL) +
                 (pool.free_index != NULL);
     s->bytes = pool.nchunks * sizeof(struct chunk) + pool.nleaves * sizeof(struct leaf) +
-               pool.ninners * sizeof(struct inner) + dirs * DIR_SUB * sizeof **dir +
-               pool.cap_by_addr * sizeof *pool.by_addr + pool.cap_free_index * sizeof *pool.free_index;
+               pool.ninners * sizeof(struct inner) + dir_bytes + pool.cap_by_addr * sizeof *pool.by_addr +
+               pool.cap_free_index * sizeof *pool.free_index;
     unlock();
 }
 
 /* ---- Searching ---- */
 
-/* Keys of in at most a (a child index). */
+/* Searches count the entries at most a, by halving.  (Rounds of three
+ * independent probes were tried for the leaf, whose probes are two loads
+ * each: slower when the branches are predicted, as for a lookup repeated.) */
+#define SEARCH(KEY)                                                                                \
+    while (n) {                                                                                    \
+        unsigned h = n / 2;                                                                        \
+        if (KEY(lo + h) <= a) {                                                                    \
+            lo += h + 1;                                                                           \
+            n -= h + 1;                                                                            \
+        } else {                                                                                   \
+            n = h;                                                                                 \
+        }                                                                                          \
+    }
+
+/* Keys of in at most a: the child to take. */
 static inline unsigned inner_upper(const struct inner *in, uintptr_t a)
 {
     unsigned lo = 0, n = in->n - 1u;
-    while (n) {
-        unsigned h = n / 2;
-        if (in->key[lo + h] <= a) {
-            lo += h + 1;
-            n -= h + 1;
-        } else {
-            n = h;
-        }
-    }
+#define INNER_KEY(i) in->key[i]
+    SEARCH(INNER_KEY)
+#undef INNER_KEY
     return lo;
 }
 
 /* Records of l starting at or below a. */
 static inline unsigned leaf_upper(const struct leaf *l, uintptr_t a)
 {
+    struct chunk *const *d = directory();
     unsigned lo = 0, n = l->n;
-    while (n) {
-        unsigned h = n / 2;
-        if (start_of(l->id[lo + h]) <= a) {
-            lo += h + 1;
-            n -= h + 1;
-        } else {
-            n = h;
-        }
-    }
+#define LEAF_KEY(i) rec_in(d, l->id[i])->start
+    SEARCH(LEAF_KEY)
+#undef LEAF_KEY
     return lo;
 }
 
@@ -522,8 +551,28 @@ static struct leaf *next_leaf(const struct path *p)
     return leftmost_leaf(p->node[d]->child[p->idx[d] + 1], p->depth - (unsigned)d - 1);
 }
 
+/* The hint is a region of the table (wm_region_remove clears it), so if it
+ * holds addr it is the answer to both lookups. */
+static inline struct wm_region *hinted(const struct wm_region_table *t, uintptr_t addr)
+{
+    struct wm_region *h = atomic_load_explicit(&t->hint, memory_order_relaxed);
+    return h && h->start <= addr && addr < h->end ? h : NULL;
+}
+
+/* Written only when it changes: lookups of one region in several threads
+ * then share the line, not pass it around. */
+static inline void set_hint(const struct wm_region_table *t, struct wm_region *r)
+{
+    _Atomic(struct wm_region *) *h = &((struct wm_region_table *)t)->hint;
+    if (atomic_load_explicit(h, memory_order_relaxed) != r)
+        atomic_store_explicit(h, r, memory_order_relaxed);
+}
+
 struct wm_region *wm_region_find(const struct wm_region_table *t, uintptr_t addr)
 {
+    struct wm_region *h = hinted(t, addr);
+    if (h)
+        return h;
     if (!t->root)
         return NULL;
     const void *n = t->root;
@@ -536,11 +585,17 @@ struct wm_region *wm_region_find(const struct wm_region_table *t, uintptr_t addr
     if (!j)
         return NULL;
     struct wm_region *r = rec(l->id[j - 1]);
-    return addr < r->end ? r : NULL;
+    if (addr >= r->end)
+        return NULL;
+    set_hint(t, r);
+    return r;
 }
 
 struct wm_region *wm_region_first_from(const struct wm_region_table *t, uintptr_t addr)
 {
+    struct wm_region *h = hinted(t, addr);
+    if (h)
+        return h;
     if (!t->root)
         return NULL;
     struct path p;
@@ -548,18 +603,19 @@ struct wm_region *wm_region_first_from(const struct wm_region_table *t, uintptr_
     unsigned j = leaf_upper(l, addr);
     if (j) {
         struct wm_region *r = rec(l->id[j - 1]);
-        if (addr < r->end)
+        if (addr < r->end) {
+            set_hint(t, r);
             return r;
+        }
+        return r->next ? rec(r->next) : NULL;
     }
-    if (j < l->n)
-        return rec(l->id[j]);
-    l = next_leaf(&p);
-    return l ? rec(l->id[0]) : NULL;
+    return rec(l->id[0]); /* addr is below every region */
 }
 
 struct wm_region *wm_region_next(const struct wm_region_table *t, const struct wm_region *r)
 {
-    return wm_region_first_from(t, r->end);
+    (void)t;
+    return r->next ? rec(r->next) : NULL;
 }
 
 struct wm_region *wm_region_prev(const struct wm_region_table *t, const struct wm_region *r)
@@ -642,6 +698,7 @@ void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
     uintptr_t s = r->start, last = t->last;
     t->count++;
     t->last = s;
+    r->next = 0;
     if (!t->root) {
         struct leaf *l = leaf_get();
         l->n = 1;
@@ -654,6 +711,15 @@ void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
     struct path p;
     struct leaf *l = descend(t, s, &p);
     unsigned pos = leaf_upper(l, s);
+    /* Linked after the region before it; with none before, it is first (the
+     * descent only ends at a leaf's front in the first leaf). */
+    if (pos) {
+        struct wm_region *pred = rec(l->id[pos - 1]);
+        r->next = pred->next;
+        pred->next = id;
+    } else {
+        r->next = l->id[0];
+    }
     if (l->n < LEAF_CAP) {
         leaf_put_at(l, pos, id);
         return;
@@ -783,6 +849,26 @@ void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
     if (!pos || rec(l->id[pos - 1]) != r)
         abort(); /* r is not in t */
     pos--;
+    if (atomic_load_explicit(&t->hint, memory_order_relaxed) == r)
+        atomic_store_explicit(&t->hint, NULL, memory_order_relaxed);
+    /* Unlinked from the region before it: in this leaf, or last in the leaf
+     * before. */
+    struct wm_region *pred = NULL;
+    if (pos) {
+        pred = rec(l->id[pos - 1]);
+    } else {
+        for (int d = (int)p.depth - 1; d >= 0; d--)
+            if (p.idx[d]) {
+                void *n = p.node[d]->child[p.idx[d] - 1];
+                for (unsigned e = (unsigned)d + 1; e < p.depth; e++)
+                    n = ((struct inner *)n)->child[((struct inner *)n)->n - 1];
+                struct leaf *pl = n;
+                pred = rec(pl->id[pl->n - 1]);
+                break;
+            }
+    }
+    if (pred)
+        pred->next = r->next;
     /* The start that takes over s as a subtree's lowest (see below); only
      * a leaf's first record is one. */
     bool has_next = false;
@@ -837,6 +923,7 @@ int wm_region_try_merge_next(struct wm_region_table *t, struct wm_region *r,
 struct check_state {
     size_t page, count, height;
     uintptr_t last_end;
+    uint32_t prev_next;
     int any;
     const char *err;
 };
@@ -846,10 +933,8 @@ static bool live_record(uint32_t id)
     if (!id)
         return false;
     uint32_t x = id - 1;
-    if (x / (CHUNK_RECS * DIR_SUB) >= DIR_TOP || !dir[x / (CHUNK_RECS * DIR_SUB)])
-        return false;
     lock();
-    struct chunk *c = dir[x / (CHUNK_RECS * DIR_SUB)][x / CHUNK_RECS % DIR_SUB];
+    struct chunk *c = x / CHUNK_RECS < dir_cap ? directory()[x / CHUNK_RECS] : NULL;
     bool ok = c && test_bit(c->live, x % CHUNK_RECS) && !test_bit(c->pending, x % CHUNK_RECS);
     unlock();
     return ok;
@@ -880,7 +965,10 @@ static uintptr_t check_node(const void *n, size_t d, bool root, struct check_sta
                 s->err = "region not page aligned";
             else if (s->any && r->start < s->last_end)
                 s->err = "regions overlap or are out of order";
+            if (s->any && s->prev_next != l->id[i])
+                s->err = "a region's link does not name the next region";
             s->last_end = r->end;
+            s->prev_next = r->next;
             s->any = 1;
             s->count++;
         }
@@ -917,12 +1005,25 @@ const char *wm_region_check(const struct wm_region_table *t, size_t page)
     if (!t->root) {
         if (t->height || t->count)
             return "empty tree with a height or a count";
+        if (atomic_load_explicit(&t->hint, memory_order_relaxed))
+            return "the lookup hint is not a region of the table";
         return NULL;
     }
     if (!t->height || t->height > MAX_HEIGHT)
         return "tree height out of range";
     check_node(t->root, 0, true, &s);
+    if (!s.err && s.prev_next)
+        s.err = "the last region links to another";
     if (!s.err && s.count != t->count)
         s.err = "count does not match the tree";
+    struct wm_region *h = atomic_load_explicit(&t->hint, memory_order_relaxed);
+    if (!s.err && h) {
+        /* not through the lookups, which would answer with h itself */
+        struct path p;
+        struct leaf *l = descend(t, h->start, &p);
+        unsigned j = leaf_upper(l, h->start);
+        if (!j || rec(l->id[j - 1]) != h)
+            s.err = "the lookup hint is not a region of the table";
+    }
     return s.err;
 }

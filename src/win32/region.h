@@ -12,6 +12,7 @@
 #ifndef WM_REGION_H
 #define WM_REGION_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,10 +31,11 @@ enum {
     WM_R_COW_WRITTEN = 1u << 7, /* copy-on-write view made writable: may hold private pages */
 };
 
-/* Nothing but the region's own attributes: the table keeps its links
- * elsewhere, so a record may be copied whole (*x = *r) freely.  start must
- * not change while the record is in a table (it is the index's key); end
- * may, as long as regions do not overlap. */
+/* The region's attributes and one link of the table's (in what would be
+ * padding on 64-bit).  A record may be copied whole (*x = *r) into one not
+ * yet inserted: inserting sets the link.  start must not change while the
+ * record is in a table (it is the index's key); end may, as long as regions
+ * do not overlap. */
 struct wm_region {
     uintptr_t start, end;       /* [start, end), page aligned */
     uint64_t offset;            /* byte offset of start within the backing */
@@ -42,6 +44,7 @@ struct wm_region {
     uint16_t flags;             /* WM_R_* */
     uint8_t prot;               /* PROT_* */
     uint8_t advice;             /* MADV_* (NORMAL/RANDOM/SEQUENTIAL) */
+    uint32_t next;              /* the table's: pool number of the next region, 0 for none */
 };
 
 /* Called when a split duplicates a region, so the engine can take another
@@ -55,6 +58,10 @@ struct wm_region_table {
     wm_region_dup_fn on_dup;
     uintptr_t last;         /* start of the region inserted last: how a split is made */
     unsigned height;        /* levels of the tree, 1 when the root is a leaf */
+    /* The region the last lookup found, tried first by the next (faults and
+     * msync come back to the same region); written by lookups, which may
+     * run side by side, hence atomic. */
+    _Atomic(struct wm_region *) hint;
 };
 
 /* A zeroed record from the pool, or NULL when out of memory.  Allocating

@@ -166,6 +166,37 @@ static void check_detects_a_stale_separator(void)
     free_all(&t);
 }
 
+/* The lookup hint (the region found last) is forgotten with its region:
+ * the pool hands the same record out again at once, for another range. */
+static void a_removed_region_is_not_found_through_the_hint(void)
+{
+    struct wm_region_table t = {0};
+    for (uintptr_t i = 0; i < 200; i++)
+        wm_region_insert(&t, mk((4 * i + 1) * PG, (4 * i + 3) * PG));
+    struct wm_region *r = wm_region_find(&t, 41 * PG);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_PTR_EQUAL(wm_region_first_from(&t, 42 * PG), r);
+    wm_region_remove(&t, r);
+    wm_region_dispose(r);
+    CHECK(&t);
+    CU_ASSERT_PTR_NULL(wm_region_find(&t, 41 * PG));
+    CU_ASSERT_EQUAL(wm_region_first_from(&t, 41 * PG)->start, 45 * PG);
+    struct wm_region *x = mk(1000 * PG, 1001 * PG);
+    CU_ASSERT_PTR_EQUAL(x, r); /* the same record, reused */
+    wm_region_insert(&t, x);
+    CU_ASSERT_PTR_NULL(wm_region_find(&t, 41 * PG));
+    CU_ASSERT_PTR_EQUAL(wm_region_find(&t, 1000 * PG), x);
+    /* split and merge change the hinted region's end in place */
+    struct wm_region *a = wm_region_find(&t, 1 * PG);
+    struct wm_region *hi = wm_region_split_at(&t, a, 2 * PG);
+    CU_ASSERT_PTR_EQUAL(wm_region_find(&t, 2 * PG), hi);
+    CU_ASSERT_PTR_EQUAL(wm_region_find(&t, 1 * PG), a);
+    CU_ASSERT_EQUAL(wm_region_try_merge_next(&t, a, wm_region_dispose), 1);
+    CU_ASSERT_PTR_EQUAL(wm_region_find(&t, 2 * PG), a);
+    CHECK(&t);
+    free_all(&t);
+}
+
 /* ---- Against a model: a sorted array of the regions ---- */
 
 struct model {
@@ -562,6 +593,8 @@ int main(void)
     CU_add_test(s, "the self-check detects overlap, misalignment and a wrong count",
                 check_detects_overlap_and_misalignment);
     CU_add_test(s, "the self-check detects a stale separator", check_detects_a_stale_separator);
+    CU_add_test(s, "a removed region is not found through the lookup hint",
+                a_removed_region_is_not_found_through_the_hint);
     CU_add_test(s, "random inserts, removals, splits and merges agree with a model",
                 random_operations_agree_with_a_model);
     CU_add_test(s, "random operations on a three-level tree agree with a model",
