@@ -695,9 +695,10 @@ static void leaf_put_at(struct leaf *l, unsigned pos, uint32_t id)
 void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
 {
     uint32_t id = take_id(r);
-    uintptr_t s = r->start, last = t->last;
+    uintptr_t s = r->start, last0 = t->last[0], last1 = t->last[1];
     t->count++;
-    t->last = s;
+    t->last[1] = last0;
+    t->last[0] = s;
     r->next = 0;
     if (!t->root) {
         struct leaf *l = leaf_get();
@@ -724,13 +725,15 @@ void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
         leaf_put_at(l, pos, id);
         return;
     }
-    /* Full.  Is this one of a run of inserts, each just after the one
-     * before (mapping upwards) or just before it (downwards)?  Then split
-     * where the run goes on, so the leaves it leaves behind are full. */
+    /* Full.  Is this one of a run of inserts, each just after one of the
+     * two before (mapping upwards; two for runs in pairs, as Wine 10 makes)
+     * or just before it (downwards)?  Then split where the run goes on, so
+     * the leaves it leaves behind are full. */
     int turn = right_turn(&p);
-    bool up = pos > 0 && start_of(l->id[pos - 1]) == last;
-    bool down = !up && (pos < l->n ? start_of(l->id[pos]) == last
-                                   : turn >= 0 && p.node[turn]->key[p.idx[turn]] == last);
+    uintptr_t pred = pos > 0 ? start_of(l->id[pos - 1]) : 0;
+    uintptr_t succ = pos < l->n ? start_of(l->id[pos]) : turn >= 0 ? p.node[turn]->key[p.idx[turn]] : 0;
+    bool up = pos > 0 && (pred == last0 || pred == last1);
+    bool down = !up && (pos < l->n || turn >= 0) && (succ == last0 || succ == last1);
     if (down && pos == l->n && turn >= 0) {
         /* Downwards at the end of a full leaf: the run fills the next leaf
          * from its front, if it has room. */

@@ -56,7 +56,7 @@ struct wm_region_table {
     struct wm_node *root;   /* NULL when empty */
     size_t count;
     wm_region_dup_fn on_dup;
-    uintptr_t last;         /* start of the region inserted last: how a split is made */
+    uintptr_t last[2];      /* starts of the two regions inserted last: how a split is made */
     unsigned height;        /* levels of the tree, 1 when the root is a leaf */
     /* The region the last lookup found, tried first by the next (faults and
      * msync come back to the same region); written by lookups, which may
