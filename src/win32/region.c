@@ -7,14 +7,21 @@
  *   heap header per record; a record never moves, because the engine keeps
  *   pointers to records across changes of the table.
  * - Leaves name records by a 32-bit pool number (chunk index and slot), 4
- *   bytes a region where a pointer would be 8; the chunk directory turns a
- *   number back into an address with two loads from arrays that stay in
- *   cache.  Leaves hold no keys (8 more bytes a region): a leaf search reads
- *   the starts from the records.  Inner nodes hold keys, so a lookup reads
- *   records only in its last step.
+ *   bytes a region where a pointer would be 8; the chunk directory, an array
+ *   that stays in cache, turns a number back into an address.  Leaves hold
+ *   no keys (8 more bytes a region): a leaf search reads the starts from the
+ *   records.  Inner nodes hold keys, so a lookup reads records only in its
+ *   last step.
  * - A full leaf is split where the inserts are going (as the Linux maple tree
  *   does for appends): regions mapped one after another, upwards or downwards,
  *   fill leaves to the brim instead of leaving halves behind.
+ *
+ * Walks are cheap without a parent pointer: each record links to the next
+ * (a pool number in what would be its padding), so wm_region_next does not
+ * search.  And each table keeps the region its last lookup found, tried
+ * first, as Linux's mm->mmap_cache and FreeBSD's vm_map hint did: a fault or
+ * an msync looks up the same region several times, and a run of them often
+ * does too, which then costs the same at 100 000 regions as at 1 000.
  *
  * wm_region_insert cannot fail: wm_region_alloc sets aside the nodes that
  * inserting every record not yet inserted could need (see reserve_nodes).
