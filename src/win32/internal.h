@@ -207,7 +207,7 @@ int wm_map_fixed(uintptr_t lo, uintptr_t hi, struct wm_backing *b, uint64_t offs
                  uint16_t rflags, bool noreplace);
 
 /* ---- view.c: regions inside Windows views ---- */
-struct wm_region *wm_region_new(void);
+struct wm_region *wm_region_new(const struct wm_region_table *t);
 void wm_region_free(struct wm_region *r);
 /* Byte offset in its backing of the start of the view holding r. */
 uint64_t wm_view_offset(const struct wm_region *r);

@@ -202,7 +202,7 @@ static int place_pieces(struct request *q, struct wm_piece *pc, size_t n, bool t
     struct wm_region **nr = calloc(cap, sizeof *nr);
     int err = nr ? 0 : ENOMEM;
     for (size_t i = 0; !err && i < cap; i++)
-        if (!(nr[i] = wm_region_new()))
+        if (!(nr[i] = wm_region_new(&wm_engine.regions)))
             err = ENOMEM;
     if (!err && take_pieces)
         err = reserve_pieces(pc, n); /* undoes itself on failure */
@@ -274,7 +274,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
     size_t mapped = q->file_end - q->lo;
     if (mapped == rlen) {
         /* The common case: one view and nothing past EOF. */
-        struct wm_region *r = wm_region_new();
+        struct wm_region *r = wm_region_new(&wm_engine.regions);
         if (!r)
             return ENOMEM;
         struct wm_maparg m = wm_backing_maparg(q->b, q->offset);

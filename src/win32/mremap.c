@@ -250,7 +250,7 @@ static void drop_regions(struct wm_region **nr, size_t n);
 static struct wm_region *region_like(const struct wm_region *r, const struct cut *c, uintptr_t start,
                                      uintptr_t end, uint64_t offset, struct wm_backing *b)
 {
-    struct wm_region *x = wm_region_new();
+    struct wm_region *x = wm_region_new(&wm_engine.regions);
     if (!x)
         return NULL;
     *x = *r;

@@ -16,7 +16,9 @@
 
 #define GRAN 65536u
 
-static struct wm_region_table spare; /* guarded by the engine lock */
+/* Guarded by the engine lock.  Small: it outlives every mapping (see
+ * region.h). */
+static struct wm_region_table spare = {.small = 1};
 
 static HANDLE self(void)
 {
@@ -135,7 +137,7 @@ static void release_spare_from(struct wm_region *s)
  * instead (a lost hole at worst) and NULL returned. */
 static struct wm_region *add_spare(uintptr_t a, size_t len)
 {
-    struct wm_region *s = wm_region_new();
+    struct wm_region *s = wm_region_new(&spare);
     if (!s) {
         VirtualFree((void *)a, 0, MEM_RELEASE);
         return NULL;

@@ -11,8 +11,9 @@
 #include <errno.h>
 
 /* Reservations made for this process by another (a fork child's runs of
- * adjacent ranges, adopt_reserved); guarded by the engine lock. */
-static struct wm_region_table adopted;
+ * adjacent ranges, adopt_reserved); guarded by the engine lock.  Small: it
+ * may outlive the mappings (see region.h). */
+static struct wm_region_table adopted = {.small = 1};
 
 /* The adopted reservation holding all of [lo, hi), or NULL. */
 static struct wm_region *adopted_over(uintptr_t lo, uintptr_t hi)
@@ -304,7 +305,7 @@ static uintptr_t spare_end(uintptr_t addr)
 
 static void adopt_reserved(uintptr_t addr, size_t len)
 {
-    struct wm_region *a = wm_region_new();
+    struct wm_region *a = wm_region_new(&adopted);
     if (!a) {
         free_reserved(addr, len); /* out of memory: the mapping takes its chance */
         return;

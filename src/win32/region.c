@@ -3,7 +3,7 @@
  * Memory is the constraint that shapes it.  A record is 56 bytes on 64-bit
  * Windows and the target is 64 heap bytes per region, table included, so:
  *
- * - Records live in chunks of CHUNK_RECS, allocated and freed whole, with no
+ * - Records live in chunks of BIG_CHUNK, allocated and freed whole, with no
  *   heap header per record; a record never moves, because the engine keeps
  *   pointers to records across changes of the table.
  * - Leaves name records by a 32-bit pool number (chunk index and slot), 4
@@ -26,9 +26,18 @@
  * wm_region_insert cannot fail: wm_region_alloc sets aside the nodes that
  * inserting every record not yet inserted could need (see reserve_nodes).
  *
- * The pool is shared by every table and may be used from any thread, under a
- * spinlock of its own (held for a few dozen instructions).  Lookups take no
- * lock: the directory entries they read were written before the record was
+ * Unmapping everything must give the memory back (tests/diff checks the heap
+ * after every seed), so a pool keeps nothing that depends on its past: an
+ * empty chunk is freed at once, chunk indices are reused lowest first, the
+ * free nodes are exactly what the pending records (or, with none pending,
+ * one insert) need (settle_nodes), and a pool without records frees its
+ * directories and nodes too (pool_release).  Small tables that outlive the
+ * mappings (the placement code's caches) have a pool of their own, with
+ * small chunks, so that they hold on to nothing of the big table's.
+ *
+ * A pool is shared by the tables of its kind and may be used from any
+ * thread, under a spinlock (held for a few dozen instructions).  Lookups take
+ * no lock: the directory entries they read were written before the record was
  * inserted, and the caller's own locking orders inserts before lookups. */
 #include "region.h"
 
@@ -39,14 +48,15 @@
 
 /* ---- Sizes ---- */
 
-#define CHUNK_RECS 128  /* 7 KiB on 64-bit: a partly used chunk is little waste */
+#define CHUNK_SLOTS 128 /* pool numbers per chunk: index * CHUNK_SLOTS + slot + 1 */
+#define BIG_CHUNK 128   /* records in a chunk of the main pool: 7 KiB on 64-bit */
+#define SMALL_CHUNK 16  /* and of the pool for small tables: under 1 KiB */
 #define MAX_CHUNKS ((uint32_t)1 << 24) /* pool numbers are 32-bit: 2^31 records */
 #define LEAF_BYTES 256
 #define INNER_BYTES 1024 /* wide, so that 100 000 regions need only three levels */
 #define LEAF_CAP ((LEAF_BYTES - 4) / 4)
 #define FANOUT ((INNER_BYTES - 8 + sizeof(uintptr_t)) / (sizeof(uintptr_t) + sizeof(void *)))
 #define MAX_HEIGHT 32
-#define SPARE_NODES 4   /* kept beyond the reservation, against churn at a node's edge */
 
 enum { KIND_LEAF = 0x1eaf, KIND_INNER = 0x1a2e };
 
@@ -65,38 +75,51 @@ _Static_assert(sizeof(struct leaf) == LEAF_BYTES, "leaf size");
 _Static_assert(sizeof(struct inner) <= INNER_BYTES, "inner size");
 
 struct chunk {
-    uint64_t live[CHUNK_RECS / 64];    /* slots handed out */
-    uint64_t pending[CHUNK_RECS / 64]; /* handed out and not inserted yet */
-    struct chunk *prev, *next;          /* the list of chunks with a free slot */
+    uint64_t live[CHUNK_SLOTS / 64];    /* slots handed out */
+    uint64_t pending[CHUNK_SLOTS / 64]; /* handed out and not inserted yet */
+    struct chunk *prev, *next;           /* the list of chunks with a free slot */
     uint32_t index, nlive;
-    struct wm_region rec[CHUNK_RECS];
+    struct wm_region rec[];              /* the pool's chunk_recs of them */
 };
 
-/* ---- The pool ---- */
+/* ---- The pools ---- */
 
-static atomic_flag pool_lock = ATOMIC_FLAG_INIT;
-
-/* Chunks by index, read without the lock by lookups (see the top of the
- * file).  It grows by doubling; the old copies are kept, untouched, since a
- * lookup may still be reading one: at most as much again as the directory. */
-static _Atomic(struct chunk **) dir;
-static size_t dir_cap;
-static struct chunk **dir_old[32];
-static unsigned ndir_old;
-
-static struct {
+/* Two pools, each with its own records, nodes and directory: one for the
+ * engine's table of mappings, one for small tables (the placement code's
+ * caches of placeholders and reservations, which outlive every mapping).
+ * Sharing chunks, a few long-lived records of a small table would keep
+ * chunks of the big one alive after everything was unmapped. */
+struct pool {
+    unsigned chunk_recs;
+    /* Chunks by index, read without the lock by lookups (see the top of
+     * the file).  It grows by doubling; the old copies are kept, untouched,
+     * since a lookup may still be reading one: at most as much again as the
+     * directory.  All go back to the heap when the pool is empty. */
+    _Atomic(struct chunk **) dir;
+    size_t dir_cap;
+    struct chunk **dir_old[32];
+    unsigned ndir_old;
     struct chunk *partial;    /* chunks with a free slot */
     struct chunk **by_addr;   /* every chunk, by address: a record's chunk */
     size_t nchunks, cap_by_addr;
-    uint32_t *free_index;     /* chunk indices given back */
-    size_t nfree_index, cap_free_index;
-    uint32_t next_index;
+    uint32_t next_index;      /* indices in use lie below */
+    uint32_t low_free;        /* no index below is free */
     size_t live, pending;
     struct leaf *free_leaves; /* linked through their first bytes */
     struct inner *free_inners;
     size_t nleaves, ninners, nfree_leaves, nfree_inners;
-    unsigned max_height;      /* the tallest any table has been */
-} pool;
+    unsigned max_height;      /* the tallest any table of the pool has been */
+    size_t unplanned;         /* nodes taken that were not set aside (tests) */
+};
+
+static struct pool pools[2] = {{.chunk_recs = BIG_CHUNK}, {.chunk_recs = SMALL_CHUNK}};
+
+static atomic_flag pool_lock = ATOMIC_FLAG_INIT; /* one for both pools */
+
+static inline struct pool *pool_of(const struct wm_region_table *t)
+{
+    return &pools[t->small != 0];
+}
 
 static void lock(void)
 {
@@ -109,35 +132,40 @@ static void unlock(void)
     atomic_flag_clear_explicit(&pool_lock, memory_order_release);
 }
 
-static inline struct chunk **directory(void)
+static inline struct chunk **directory(const struct pool *P)
 {
-    return atomic_load_explicit(&dir, memory_order_acquire);
+    return atomic_load_explicit(&P->dir, memory_order_acquire);
 }
 
 /* Record number id (0 is none) found through directory d. */
 static inline struct wm_region *rec_in(struct chunk *const *d, uint32_t id)
 {
     uint32_t x = id - 1;
-    return &d[x / CHUNK_RECS]->rec[x % CHUNK_RECS];
+    return &d[x / CHUNK_SLOTS]->rec[x % CHUNK_SLOTS];
 }
 
-static inline struct wm_region *rec(uint32_t id)
+static inline struct wm_region *rec(const struct pool *P, uint32_t id)
 {
-    return rec_in(directory(), id);
+    return rec_in(directory(P), id);
 }
 
-static inline uintptr_t start_of(uint32_t id)
+static inline uintptr_t start_of(const struct pool *P, uint32_t id)
 {
-    return rec(id)->start;
+    return rec(P, id)->start;
 }
 
-/* The chunk holding r; with the lock held. */
-static struct chunk *chunk_of(const struct wm_region *r)
+static size_t chunk_bytes(const struct pool *P)
 {
-    size_t lo = 0, n = pool.nchunks;
+    return offsetof(struct chunk, rec) + P->chunk_recs * sizeof(struct wm_region);
+}
+
+/* The chunk of P holding r, or NULL; with the lock held. */
+static struct chunk *chunk_of(const struct pool *P, const struct wm_region *r)
+{
+    size_t lo = 0, n = P->nchunks;
     while (n) { /* the last chunk starting at or below r */
         size_t h = n / 2;
-        if ((uintptr_t)pool.by_addr[lo + h] <= (uintptr_t)r) {
+        if ((uintptr_t)P->by_addr[lo + h] <= (uintptr_t)r) {
             lo += h + 1;
             n -= h + 1;
         } else {
@@ -146,8 +174,8 @@ static struct chunk *chunk_of(const struct wm_region *r)
     }
     if (!lo)
         return NULL;
-    struct chunk *c = pool.by_addr[lo - 1];
-    if ((uintptr_t)r >= (uintptr_t)(c->rec + CHUNK_RECS))
+    struct chunk *c = P->by_addr[lo - 1];
+    if ((uintptr_t)r >= (uintptr_t)(c->rec + P->chunk_recs))
         return NULL;
     return c;
 }
@@ -165,21 +193,21 @@ static void set_bit(uint64_t *m, unsigned i, bool on)
         m[i / 64] &= ~((uint64_t)1 << (i % 64));
 }
 
-static void partial_push(struct chunk *c)
+static void partial_push(struct pool *P, struct chunk *c)
 {
     c->prev = NULL;
-    c->next = pool.partial;
-    if (pool.partial)
-        pool.partial->prev = c;
-    pool.partial = c;
+    c->next = P->partial;
+    if (P->partial)
+        P->partial->prev = c;
+    P->partial = c;
 }
 
-static void partial_unlink(struct chunk *c)
+static void partial_unlink(struct pool *P, struct chunk *c)
 {
     if (c->prev)
         c->prev->next = c->next;
     else
-        pool.partial = c->next;
+        P->partial = c->next;
     if (c->next)
         c->next->prev = c->prev;
 }
@@ -200,134 +228,227 @@ static bool grow(void **a, size_t *cap, size_t need, size_t elem)
 }
 
 /* A new, empty chunk on the partial list; with the lock held. */
-static struct chunk *chunk_new(void)
+static struct chunk *chunk_new(struct pool *P)
 {
-    if (!grow((void **)&pool.by_addr, &pool.cap_by_addr, pool.nchunks + 1, sizeof *pool.by_addr))
+    if (!grow((void **)&P->by_addr, &P->cap_by_addr, P->nchunks + 1, sizeof *P->by_addr))
         return NULL;
-    uint32_t index;
-    if (pool.nfree_index)
-        index = pool.free_index[pool.nfree_index - 1];
-    else if (pool.next_index < MAX_CHUNKS)
-        index = pool.next_index;
-    else
+    /* The lowest free index: numbers stay dense, so the directory stays
+     * small.  (A stack of freed indices would be a block whose size
+     * depended on the past.) */
+    struct chunk **d = atomic_load_explicit(&P->dir, memory_order_relaxed);
+    uint32_t index = P->low_free < P->next_index ? P->low_free : P->next_index;
+    while (index < P->next_index && d[index])
+        index++;
+    if (index >= MAX_CHUNKS)
         return NULL;
-    struct chunk **d = atomic_load_explicit(&dir, memory_order_relaxed);
-    if (index >= dir_cap) {
-        size_t cap = dir_cap ? dir_cap * 2 : 64;
+    if (index >= P->dir_cap) {
+        size_t cap = P->dir_cap ? P->dir_cap * 2 : 64;
         struct chunk **nd = calloc(cap, sizeof *nd);
         if (!nd)
             return NULL;
         if (d) {
-            memcpy(nd, d, dir_cap * sizeof *d);
-            dir_old[ndir_old++] = d;
+            memcpy(nd, d, P->dir_cap * sizeof *d);
+            P->dir_old[P->ndir_old++] = d;
         }
-        atomic_store_explicit(&dir, nd, memory_order_release);
+        atomic_store_explicit(&P->dir, nd, memory_order_release);
         d = nd;
-        dir_cap = cap;
+        P->dir_cap = cap;
     }
-    struct chunk *c = malloc(sizeof *c);
+    struct chunk *c = malloc(chunk_bytes(P));
     if (!c)
         return NULL;
-    if (pool.nfree_index)
-        pool.nfree_index--;
-    else
-        pool.next_index++;
+    if (index == P->next_index)
+        P->next_index++;
+    P->low_free = index + 1;
     memset(c, 0, offsetof(struct chunk, rec));
     c->index = index;
     d[index] = c;
-    size_t at = pool.nchunks;
-    while (at && (uintptr_t)pool.by_addr[at - 1] > (uintptr_t)c)
+    size_t at = P->nchunks;
+    while (at && (uintptr_t)P->by_addr[at - 1] > (uintptr_t)c)
         at--;
-    memmove(pool.by_addr + at + 1, pool.by_addr + at, (pool.nchunks - at) * sizeof *pool.by_addr);
-    pool.by_addr[at] = c;
-    pool.nchunks++;
-    partial_push(c);
+    memmove(P->by_addr + at + 1, P->by_addr + at, (P->nchunks - at) * sizeof *P->by_addr);
+    P->by_addr[at] = c;
+    P->nchunks++;
+    partial_push(P, c);
     return c;
 }
 
-static void chunk_free(struct chunk *c)
+static void chunk_free(struct pool *P, struct chunk *c)
 {
-    /* The index goes on the free stack; if that cannot grow the index is
-     * simply not reused. */
-    if (grow((void **)&pool.free_index, &pool.cap_free_index, pool.nfree_index + 1,
-             sizeof *pool.free_index))
-        pool.free_index[pool.nfree_index++] = c->index;
-    atomic_load_explicit(&dir, memory_order_relaxed)[c->index] = NULL;
-    partial_unlink(c);
+    struct chunk **d = atomic_load_explicit(&P->dir, memory_order_relaxed);
+    d[c->index] = NULL;
+    if (c->index < P->low_free)
+        P->low_free = c->index;
+    while (P->next_index && !d[P->next_index - 1])
+        P->next_index--;
+    partial_unlink(P, c);
     size_t at = 0;
-    while (pool.by_addr[at] != c)
+    while (P->by_addr[at] != c)
         at++;
-    memmove(pool.by_addr + at, pool.by_addr + at + 1, (pool.nchunks - at - 1) * sizeof *pool.by_addr);
-    pool.nchunks--;
+    memmove(P->by_addr + at, P->by_addr + at + 1, (P->nchunks - at - 1) * sizeof *P->by_addr);
+    P->nchunks--;
     free(c);
 }
 
-/* Nodes that inserting every pending record could take, at most.  An insert
- * splits at most one node per level and may add a root: one leaf and
- * height inner nodes.  The pending inserts may make a tree taller, but a new
- * root has two children and must gain FANOUT - 2 more before it splits, each
- * from an insert: so the height grows by at most 1 + pending / (FANOUT - 2).
- * The tallest tree so far stands for every table. */
-static size_t leaves_needed(void)
+/* Nodes that inserting n records could take, at most.  An insert splits at
+ * most one node per level and may add a root: one leaf and height inner
+ * nodes.  The inserts may make a tree taller, but a new root has two
+ * children and must gain FANOUT - 2 more before it splits, each from an
+ * insert: so the height grows by at most 1 + n / (FANOUT - 2).  The tallest
+ * tree of the pool so far stands for every table. */
+static size_t leaves_for(const struct pool *P, size_t n)
 {
-    return pool.pending;
+    (void)P;
+    return n;
 }
 
-static size_t inners_needed(void)
+static size_t inners_for(const struct pool *P, size_t n)
 {
-    size_t h = pool.max_height + 1 + pool.pending / (FANOUT - 2);
-    return pool.pending * h;
+    return n * (P->max_height + 1 + n / (FANOUT - 2));
 }
 
-static bool reserve_nodes(void)
+/* What the free lists hold between calls: what the pending records need,
+ * and with none pending what one insert needs, so that the usual alloc and
+ * insert of one record neither allocates nor frees a node; nothing in an
+ * empty pool.  At least KEPT_INNERS inner nodes, what one insert into a
+ * three-level tree (100 000 regions) may take: so the pool's memory does not
+ * step up by a node each time a table grows a level on its way there (the
+ * placement code's caches grow to a hundred entries or so, and tests/diff
+ * counts every byte). */
+#define KEPT_INNERS 4
+
+static size_t leaves_kept(const struct pool *P)
 {
-    while (pool.nfree_leaves < leaves_needed()) {
-        struct leaf *l = malloc(sizeof *l);
-        if (!l)
-            return false;
-        *(struct leaf **)(void *)l = pool.free_leaves;
-        pool.free_leaves = l;
-        pool.nfree_leaves++;
-        pool.nleaves++;
-    }
-    while (pool.nfree_inners < inners_needed()) {
-        struct inner *in = malloc(sizeof *in);
-        if (!in)
-            return false;
-        *(struct inner **)(void *)in = pool.free_inners;
-        pool.free_inners = in;
-        pool.nfree_inners++;
-        pool.ninners++;
-    }
+    return P->live ? leaves_for(P, P->pending ? P->pending : 1) : 0;
+}
+
+static size_t inners_kept(const struct pool *P)
+{
+    if (!P->live)
+        return 0;
+    size_t n = inners_for(P, P->pending ? P->pending : 1);
+    return n > KEPT_INNERS ? n : KEPT_INNERS;
+}
+
+static bool push_new_leaf(struct pool *P)
+{
+    struct leaf *l = malloc(sizeof *l);
+    if (!l)
+        return false;
+    *(struct leaf **)(void *)l = P->free_leaves;
+    P->free_leaves = l;
+    P->nfree_leaves++;
+    P->nleaves++;
     return true;
 }
 
-struct wm_region *wm_region_alloc(void)
+static bool push_new_inner(struct pool *P)
 {
+    struct inner *in = malloc(sizeof *in);
+    if (!in)
+        return false;
+    *(struct inner **)(void *)in = P->free_inners;
+    P->free_inners = in;
+    P->nfree_inners++;
+    P->ninners++;
+    return true;
+}
+
+/* Set aside what the pending records need; with the lock held. */
+static bool reserve_nodes(struct pool *P)
+{
+    while (P->nfree_leaves < leaves_for(P, P->pending))
+        if (!push_new_leaf(P))
+            return false;
+    while (P->nfree_inners < inners_for(P, P->pending))
+        if (!push_new_inner(P))
+            return false;
+    return true;
+}
+
+/* Bring the free lists to what is kept (see leaves_kept): what is beyond
+ * goes back to the heap, what is missing is allocated if the heap allows
+ * (reserve_nodes, not this, is what inserting relies on).  Holding exactly
+ * that between calls makes the pool's memory a function of its tables, not
+ * of the way they got there.  With the lock held. */
+static void settle_nodes(struct pool *P)
+{
+    size_t kl = leaves_kept(P), ki = inners_kept(P);
+    while (P->nfree_leaves > kl) {
+        struct leaf *l = P->free_leaves;
+        P->free_leaves = *(struct leaf **)(void *)l;
+        P->nfree_leaves--;
+        P->nleaves--;
+        free(l);
+    }
+    while (P->nfree_inners > ki) {
+        struct inner *in = P->free_inners;
+        P->free_inners = *(struct inner **)(void *)in;
+        P->nfree_inners--;
+        P->ninners--;
+        free(in);
+    }
+    while (P->nfree_leaves < kl && push_new_leaf(P))
+        ;
+    while (P->nfree_inners < ki && push_new_inner(P))
+        ;
+}
+
+/* The pool has no record left: every table of it is empty, so no lookup
+ * reads its directories (a lookup reads them only in a table with regions,
+ * and removing those needed the table to itself) and every node is on the
+ * free lists.  All of it goes back to the heap.  With the lock held. */
+static void pool_release(struct pool *P)
+{
+    while (P->partial)
+        chunk_free(P, P->partial); /* none is left: an empty chunk is freed at once */
+    settle_nodes(P);
+    free(atomic_load_explicit(&P->dir, memory_order_relaxed));
+    for (unsigned i = 0; i < P->ndir_old; i++)
+        free(P->dir_old[i]);
+    free(P->by_addr);
+    unsigned recs = P->chunk_recs;
+    size_t unplanned = P->unplanned;
+    memset(P, 0, sizeof *P);
+    P->chunk_recs = recs;
+    P->unplanned = unplanned;
+}
+
+struct wm_region *wm_region_alloc(const struct wm_region_table *t)
+{
+    struct pool *P = pool_of(t);
     lock();
-    struct chunk *c = pool.partial;
-    if (!c && !(c = chunk_new())) {
+    struct chunk *c = P->partial;
+    if (!c && !(c = chunk_new(P))) {
+        if (!P->live)
+            pool_release(P); /* the directory it may have made */
         unlock();
         return NULL;
     }
-    pool.pending++;
-    if (!reserve_nodes()) {
-        /* What was set aside stays for the next time; the chunk too. */
-        pool.pending--;
+    P->live++;
+    P->pending++;
+    if (!reserve_nodes(P)) {
+        P->live--;
+        P->pending--;
+        if (!c->nlive)
+            chunk_free(P, c);
+        if (P->live)
+            settle_nodes(P);
+        else
+            pool_release(P);
         unlock();
         return NULL;
     }
     unsigned slot = 0;
-    for (unsigned w = 0; w < CHUNK_RECS / 64; w++)
+    for (unsigned w = 0; w < CHUNK_SLOTS / 64; w++)
         if (~c->live[w]) {
             slot = w * 64 + (unsigned)__builtin_ctzll(~c->live[w]);
             break;
         }
     set_bit(c->live, slot, true);
     set_bit(c->pending, slot, true);
-    if (++c->nlive == CHUNK_RECS)
-        partial_unlink(c);
-    pool.live++;
+    if (++c->nlive == P->chunk_recs)
+        partial_unlink(P, c);
     unlock();
     struct wm_region *r = &c->rec[slot];
     memset(r, 0, sizeof *r);
@@ -339,54 +460,62 @@ void wm_region_dispose(struct wm_region *r)
     if (!r)
         return;
     lock();
-    struct chunk *c = chunk_of(r);
+    struct pool *P = &pools[0];
+    struct chunk *c = chunk_of(P, r);
+    if (!c) {
+        P = &pools[1];
+        c = chunk_of(P, r);
+    }
     if (!c || !test_bit(c->live, (unsigned)(r - c->rec))) {
         unlock();
-        abort(); /* not a live record of the pool */
+        abort(); /* not a live record of a pool */
     }
     unsigned slot = (unsigned)(r - c->rec);
     if (test_bit(c->pending, slot)) {
         set_bit(c->pending, slot, false);
-        pool.pending--;
+        P->pending--;
     }
     set_bit(c->live, slot, false);
-    if (c->nlive-- == CHUNK_RECS)
-        partial_push(c);
-    pool.live--;
-    /* An empty chunk goes back to the heap unless it is the only one with
-     * room (then the next allocation would make it again). */
-    if (!c->nlive && (c->prev || c->next))
-        chunk_free(c);
+    if (c->nlive-- == P->chunk_recs)
+        partial_push(P, c);
+    P->live--;
+    if (!c->nlive)
+        chunk_free(P, c);
+    if (P->live)
+        settle_nodes(P); /* fewer pending records may need fewer nodes */
+    else
+        pool_release(P);
     unlock();
 }
 
-/* r's pool number, marking it inserted. */
-static uint32_t take_id(const struct wm_region *r)
+/* r's pool number in P, marking it inserted. */
+static uint32_t take_id(struct pool *P, const struct wm_region *r)
 {
     lock();
-    struct chunk *c = chunk_of(r);
+    struct chunk *c = chunk_of(P, r);
     if (!c) {
         unlock();
-        abort(); /* not a record of the pool */
+        abort(); /* not a record of this table's pool */
     }
     unsigned slot = (unsigned)(r - c->rec);
     if (test_bit(c->pending, slot)) {
         set_bit(c->pending, slot, false);
-        pool.pending--;
+        P->pending--;
     }
     unlock();
-    return c->index * CHUNK_RECS + slot + 1;
+    return c->index * CHUNK_SLOTS + slot + 1;
 }
 
-static struct leaf *leaf_get(void)
+static struct leaf *leaf_get(struct pool *P)
 {
     lock();
-    struct leaf *l = pool.free_leaves;
+    struct leaf *l = P->free_leaves;
     if (l) {
-        pool.free_leaves = *(struct leaf **)(void *)l;
-        pool.nfree_leaves--;
+        P->free_leaves = *(struct leaf **)(void *)l;
+        P->nfree_leaves--;
     } else if ((l = malloc(sizeof *l))) { /* only for a record inserted twice */
-        pool.nleaves++;
+        P->nleaves++;
+        P->unplanned++;
     }
     unlock();
     if (!l)
@@ -396,15 +525,16 @@ static struct leaf *leaf_get(void)
     return l;
 }
 
-static struct inner *inner_get(void)
+static struct inner *inner_get(struct pool *P)
 {
     lock();
-    struct inner *in = pool.free_inners;
+    struct inner *in = P->free_inners;
     if (in) {
-        pool.free_inners = *(struct inner **)(void *)in;
-        pool.nfree_inners--;
+        P->free_inners = *(struct inner **)(void *)in;
+        P->nfree_inners--;
     } else if ((in = malloc(sizeof *in))) {
-        pool.ninners++;
+        P->ninners++;
+        P->unplanned++;
     }
     unlock();
     if (!in)
@@ -414,61 +544,81 @@ static struct inner *inner_get(void)
     return in;
 }
 
-static void leaf_put(struct leaf *l)
+static void leaf_put(struct pool *P, struct leaf *l)
 {
     l->kind = 0;
     lock();
-    if (pool.nfree_leaves >= leaves_needed() + SPARE_NODES) {
-        pool.nleaves--;
+    if (P->nfree_leaves >= leaves_kept(P)) {
+        P->nleaves--;
         free(l);
     } else {
-        *(struct leaf **)(void *)l = pool.free_leaves;
-        pool.free_leaves = l;
-        pool.nfree_leaves++;
+        *(struct leaf **)(void *)l = P->free_leaves;
+        P->free_leaves = l;
+        P->nfree_leaves++;
     }
     unlock();
 }
 
-static void inner_put(struct inner *in)
+static void inner_put(struct pool *P, struct inner *in)
 {
     in->kind = 0;
     lock();
-    if (pool.nfree_inners >= inners_needed() + SPARE_NODES) {
-        pool.ninners--;
+    if (P->nfree_inners >= inners_kept(P)) {
+        P->ninners--;
         free(in);
     } else {
-        *(struct inner **)(void *)in = pool.free_inners;
-        pool.free_inners = in;
-        pool.nfree_inners++;
+        *(struct inner **)(void *)in = P->free_inners;
+        P->free_inners = in;
+        P->nfree_inners++;
     }
     unlock();
 }
 
-static void note_height(unsigned h)
+static void note_height(struct pool *P, unsigned h)
 {
     lock();
-    if (h > pool.max_height)
-        pool.max_height = h;
+    if (h > P->max_height)
+        P->max_height = h;
     unlock();
 }
 
-void wm_region_pool_stats(struct wm_region_pool_stats *s)
+/* After an insert: the nodes it took are made up for, and those its record
+ * no longer needs go back (see settle_nodes). */
+static void inserted(struct pool *P)
 {
     lock();
-    s->live = pool.live;
-    s->pending = pool.pending;
-    s->chunks = pool.nchunks;
-    s->leaves = pool.nleaves;
-    s->inners = pool.ninners;
-    s->free_leaves = pool.nfree_leaves;
-    s->free_inners = pool.nfree_inners;
+    settle_nodes(P);
+    unlock();
+}
+
+static void add_stats(const struct pool *P, struct wm_region_pool_stats *s)
+{
+    s->live += P->live;
+    s->pending += P->pending;
+    s->chunks += P->nchunks;
+    s->leaves += P->nleaves;
+    s->inners += P->ninners;
+    s->free_leaves += P->nfree_leaves;
+    s->free_inners += P->nfree_inners;
+    s->unplanned += P->unplanned;
     /* The directories: the current one and each half-size copy before it. */
-    size_t dirs = dir_cap ? 1 + ndir_old : 0, dir_bytes = dir_cap ? (2 * dir_cap - 64) * sizeof(void *) : 0;
-    s->blocks = pool.nchunks + pool.nleaves + pool.ninners + dirs + (pool.by_addr != NULL) +
-                (pool.free_index != NULL);
-    s->bytes = pool.nchunks * sizeof(struct chunk) + pool.nleaves * sizeof(struct leaf) +
-               pool.ninners * sizeof(struct inner) + dir_bytes + pool.cap_by_addr * sizeof *pool.by_addr +
-               pool.cap_free_index * sizeof *pool.free_index;
+    size_t dirs = P->dir_cap ? 1 + P->ndir_old : 0;
+    size_t dir_bytes = P->dir_cap ? (2 * P->dir_cap - 64) * sizeof(void *) : 0;
+    s->blocks += P->nchunks + P->nleaves + P->ninners + dirs + (P->by_addr != NULL);
+    s->bytes += P->nchunks * chunk_bytes(P) + P->nleaves * sizeof(struct leaf) +
+                P->ninners * sizeof(struct inner) + dir_bytes + P->cap_by_addr * sizeof *P->by_addr;
+}
+
+void wm_region_pool_stats(const struct wm_region_table *t, struct wm_region_pool_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    lock();
+    if (t) {
+        add_stats(pool_of(t), s);
+    } else {
+        add_stats(&pools[0], s);
+        add_stats(&pools[1], s);
+    }
     unlock();
 }
 
@@ -499,9 +649,9 @@ static inline unsigned inner_upper(const struct inner *in, uintptr_t a)
 }
 
 /* Records of l starting at or below a. */
-static inline unsigned leaf_upper(const struct leaf *l, uintptr_t a)
+static inline unsigned leaf_upper(const struct pool *P, const struct leaf *l, uintptr_t a)
 {
-    struct chunk *const *d = directory();
+    struct chunk *const *d = directory(P);
     unsigned lo = 0, n = l->n;
 #define LEAF_KEY(i) rec_in(d, l->id[i])->start
     SEARCH(LEAF_KEY)
@@ -582,16 +732,17 @@ struct wm_region *wm_region_find(const struct wm_region_table *t, uintptr_t addr
         return h;
     if (!t->root)
         return NULL;
+    const struct pool *P = pool_of(t);
     const void *n = t->root;
     for (unsigned d = 1; d < t->height; d++) {
         const struct inner *in = n;
         n = in->child[inner_upper(in, addr)];
     }
     const struct leaf *l = n;
-    unsigned j = leaf_upper(l, addr);
+    unsigned j = leaf_upper(P, l, addr);
     if (!j)
         return NULL;
-    struct wm_region *r = rec(l->id[j - 1]);
+    struct wm_region *r = rec(P, l->id[j - 1]);
     if (addr >= r->end)
         return NULL;
     set_hint(t, r);
@@ -605,24 +756,24 @@ struct wm_region *wm_region_first_from(const struct wm_region_table *t, uintptr_
         return h;
     if (!t->root)
         return NULL;
+    const struct pool *P = pool_of(t);
     struct path p;
     struct leaf *l = descend(t, addr, &p);
-    unsigned j = leaf_upper(l, addr);
+    unsigned j = leaf_upper(P, l, addr);
     if (j) {
-        struct wm_region *r = rec(l->id[j - 1]);
+        struct wm_region *r = rec(P, l->id[j - 1]);
         if (addr < r->end) {
             set_hint(t, r);
             return r;
         }
-        return r->next ? rec(r->next) : NULL;
+        return r->next ? rec(P, r->next) : NULL;
     }
-    return rec(l->id[0]); /* addr is below every region */
+    return rec(P, l->id[0]); /* addr is below every region */
 }
 
 struct wm_region *wm_region_next(const struct wm_region_table *t, const struct wm_region *r)
 {
-    (void)t;
-    return r->next ? rec(r->next) : NULL;
+    return r->next ? rec(pool_of(t), r->next) : NULL;
 }
 
 struct wm_region *wm_region_prev(const struct wm_region_table *t, const struct wm_region *r)
@@ -631,10 +782,11 @@ struct wm_region *wm_region_prev(const struct wm_region_table *t, const struct w
         return NULL;
     /* The last region starting at or below start - 1: the descent ends in
      * a leaf holding it, if there is one (see descend). */
+    const struct pool *P = pool_of(t);
     struct path p;
     struct leaf *l = descend(t, r->start - 1, &p);
-    unsigned j = leaf_upper(l, r->start - 1);
-    return j ? rec(l->id[j - 1]) : NULL;
+    unsigned j = leaf_upper(P, l, r->start - 1);
+    return j ? rec(P, l->id[j - 1]) : NULL;
 }
 
 int wm_region_overlaps(const struct wm_region_table *t, uintptr_t start, uintptr_t end)
@@ -646,7 +798,8 @@ int wm_region_overlaps(const struct wm_region_table *t, uintptr_t start, uintptr
 /* ---- Inserting ---- */
 
 /* Put (key, child) into the parents on p, splitting them as needed. */
-static void insert_above(struct wm_region_table *t, struct path *p, uintptr_t key, void *child)
+static void insert_above(struct wm_region_table *t, struct pool *P, struct path *p, uintptr_t key,
+                         void *child)
 {
     for (int d = (int)p->depth - 1; d >= 0; d--) {
         struct inner *in = p->node[d];
@@ -671,7 +824,7 @@ static void insert_above(struct wm_region_table *t, struct path *p, uintptr_t ke
          * last (appending, as a run of regions mapped upwards does), else
          * half. */
         unsigned m = q == FANOUT ? FANOUT : (FANOUT + 1) / 2;
-        struct inner *right = inner_get();
+        struct inner *right = inner_get(P);
         in->n = (uint16_t)m;
         memcpy(in->key, keys, (m - 1) * sizeof *keys);
         memcpy(in->child, kids, m * sizeof *kids);
@@ -681,7 +834,7 @@ static void insert_above(struct wm_region_table *t, struct path *p, uintptr_t ke
         key = keys[m - 1];
         child = right;
     }
-    struct inner *root = inner_get();
+    struct inner *root = inner_get(P);
     root->n = 2;
     root->key[0] = key;
     root->child[0] = t->root;
@@ -689,7 +842,7 @@ static void insert_above(struct wm_region_table *t, struct path *p, uintptr_t ke
     t->root = (struct wm_node *)(void *)root;
     if (++t->height > MAX_HEIGHT)
         abort();
-    note_height(t->height);
+    note_height(P, t->height);
 }
 
 static void leaf_put_at(struct leaf *l, unsigned pos, uint32_t id)
@@ -699,30 +852,29 @@ static void leaf_put_at(struct leaf *l, unsigned pos, uint32_t id)
     l->n++;
 }
 
-void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
+static void insert_record(struct wm_region_table *t, struct pool *P, struct wm_region *r, uint32_t id)
 {
-    uint32_t id = take_id(r);
     uintptr_t s = r->start, last0 = t->last[0], last1 = t->last[1];
     t->count++;
     t->last[1] = last0;
     t->last[0] = s;
     r->next = 0;
     if (!t->root) {
-        struct leaf *l = leaf_get();
+        struct leaf *l = leaf_get(P);
         l->n = 1;
         l->id[0] = id;
         t->root = (struct wm_node *)(void *)l;
         t->height = 1;
-        note_height(1);
+        note_height(P, 1);
         return;
     }
     struct path p;
     struct leaf *l = descend(t, s, &p);
-    unsigned pos = leaf_upper(l, s);
+    unsigned pos = leaf_upper(P, l, s);
     /* Linked after the region before it; with none before, it is first (the
      * descent only ends at a leaf's front in the first leaf). */
     if (pos) {
-        struct wm_region *pred = rec(l->id[pos - 1]);
+        struct wm_region *pred = rec(P, l->id[pos - 1]);
         r->next = pred->next;
         pred->next = id;
     } else {
@@ -737,8 +889,8 @@ void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
      * or just before it (downwards)?  Then split where the run goes on, so
      * the leaves it leaves behind are full. */
     int turn = right_turn(&p);
-    uintptr_t pred = pos > 0 ? start_of(l->id[pos - 1]) : 0;
-    uintptr_t succ = pos < l->n ? start_of(l->id[pos]) : turn >= 0 ? p.node[turn]->key[p.idx[turn]] : 0;
+    uintptr_t pred = pos > 0 ? start_of(P, l->id[pos - 1]) : 0;
+    uintptr_t succ = pos < l->n ? start_of(P, l->id[pos]) : turn >= 0 ? p.node[turn]->key[p.idx[turn]] : 0;
     bool up = pos > 0 && (pred == last0 || pred == last1);
     bool down = !up && (pos < l->n || turn >= 0) && (succ == last0 || succ == last1);
     if (down && pos == l->n && turn >= 0) {
@@ -760,17 +912,24 @@ void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
     unsigned m = up     ? (pos + 1 < LEAF_CAP ? pos + 1 : LEAF_CAP)
                  : down ? (pos > 1 ? pos : 1)
                         : (LEAF_CAP + 1) / 2;
-    struct leaf *right = leaf_get();
+    struct leaf *right = leaf_get(P);
     l->n = (uint16_t)m;
     memcpy(l->id, ids, m * sizeof *ids);
     right->n = (uint16_t)(LEAF_CAP + 1 - m);
     memcpy(right->id, ids + m, right->n * sizeof *ids);
-    insert_above(t, &p, start_of(right->id[0]), right);
+    insert_above(t, P, &p, start_of(P, right->id[0]), right);
+}
+
+void wm_region_insert(struct wm_region_table *t, struct wm_region *r)
+{
+    struct pool *P = pool_of(t);
+    insert_record(t, P, r, take_id(P, r));
+    inserted(P);
 }
 
 struct wm_region *wm_region_split_at(struct wm_region_table *t, struct wm_region *r, uintptr_t addr)
 {
-    struct wm_region *hi = wm_region_alloc();
+    struct wm_region *hi = wm_region_alloc(t);
     if (!hi)
         return NULL;
     *hi = *r;
@@ -788,7 +947,7 @@ struct wm_region *wm_region_split_at(struct wm_region_table *t, struct wm_region
 /* Node n of p (a leaf when d == depth, else p->node[d]) has lost an entry:
  * drop it if empty, merge it with a sibling if together they fit in one and
  * it is under half full, and go on up for the parent that lost a child. */
-static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *leaf)
+static void rebalance(struct wm_region_table *t, struct pool *P, struct path *p, struct leaf *leaf)
 {
     for (int d = (int)p->depth; d > 0; d--) {
         bool is_leaf = d == (int)p->depth;
@@ -800,9 +959,9 @@ static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *le
         if (!cnt) {
             gone = i;
             if (is_leaf)
-                leaf_put(n);
+                leaf_put(P, n);
             else
-                inner_put(n);
+                inner_put(P, n);
         } else if (cnt < cap / 2 && par->n > 1) {
             unsigned a = i ? i - 1 : i, b = a + 1; /* siblings a, b: b into a */
             if (is_leaf) {
@@ -811,7 +970,7 @@ static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *le
                     return;
                 memcpy(la->id + la->n, lb->id, lb->n * sizeof *lb->id);
                 la->n = (uint16_t)(la->n + lb->n);
-                leaf_put(lb);
+                leaf_put(P, lb);
             } else {
                 struct inner *ia = par->child[a], *ib = par->child[b];
                 if (ia->n + ib->n > FANOUT)
@@ -820,7 +979,7 @@ static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *le
                 memcpy(ia->key + ia->n, ib->key, (ib->n - 1u) * sizeof *ib->key);
                 memcpy(ia->child + ia->n, ib->child, ib->n * sizeof *ib->child);
                 ia->n = (uint16_t)(ia->n + ib->n);
-                inner_put(ib);
+                inner_put(P, ib);
             }
             gone = b;
         } else {
@@ -841,10 +1000,10 @@ static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *le
         struct inner *old = (struct inner *)(void *)t->root;
         t->root = old->child[0];
         t->height--;
-        inner_put(old);
+        inner_put(P, old);
     }
     if (t->height == 1 && !((struct leaf *)(void *)t->root)->n) {
-        leaf_put((struct leaf *)(void *)t->root);
+        leaf_put(P, (struct leaf *)(void *)t->root);
         t->root = NULL;
         t->height = 0;
     }
@@ -852,11 +1011,12 @@ static void rebalance(struct wm_region_table *t, struct path *p, struct leaf *le
 
 void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
 {
+    struct pool *P = pool_of(t);
     uintptr_t s = r->start;
     struct path p;
     struct leaf *l = descend(t, s, &p);
-    unsigned pos = leaf_upper(l, s);
-    if (!pos || rec(l->id[pos - 1]) != r)
+    unsigned pos = leaf_upper(P, l, s);
+    if (!pos || rec(P, l->id[pos - 1]) != r)
         abort(); /* r is not in t */
     pos--;
     if (atomic_load_explicit(&t->hint, memory_order_relaxed) == r)
@@ -865,7 +1025,7 @@ void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
      * before. */
     struct wm_region *pred = NULL;
     if (pos) {
-        pred = rec(l->id[pos - 1]);
+        pred = rec(P, l->id[pos - 1]);
     } else {
         for (int d = (int)p.depth - 1; d >= 0; d--)
             if (p.idx[d]) {
@@ -873,7 +1033,7 @@ void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
                 for (unsigned e = (unsigned)d + 1; e < p.depth; e++)
                     n = ((struct inner *)n)->child[((struct inner *)n)->n - 1];
                 struct leaf *pl = n;
-                pred = rec(pl->id[pl->n - 1]);
+                pred = rec(P, pl->id[pl->n - 1]);
                 break;
             }
     }
@@ -885,7 +1045,7 @@ void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
     uintptr_t next = 0;
     if (pos == 0 && l->n > 1) {
         has_next = true;
-        next = start_of(l->id[1]);
+        next = start_of(P, l->id[1]);
     } else if (pos == 0) {
         int d = right_turn(&p);
         if (d >= 0) {
@@ -896,7 +1056,7 @@ void wm_region_remove(struct wm_region_table *t, struct wm_region *r)
     memmove(l->id + pos, l->id + pos + 1, (l->n - pos - 1u) * sizeof *l->id);
     l->n--;
     t->count--;
-    rebalance(t, &p, l);
+    rebalance(t, P, &p, l);
     /* A key equal to s named r as the lowest start of the subtree on its
      * right; that subtree's lowest is now the next region.  Such a key lies
      * on the way down to s, wherever merges have moved it. */
@@ -936,16 +1096,17 @@ struct check_state {
     uint32_t prev_next;
     int any;
     const char *err;
+    const struct pool *P;
 };
 
-static bool live_record(uint32_t id)
+static bool live_record(const struct pool *P, uint32_t id)
 {
     if (!id)
         return false;
-    uint32_t x = id - 1;
+    uint32_t x = id - 1, slot = x % CHUNK_SLOTS;
     lock();
-    struct chunk *c = x / CHUNK_RECS < dir_cap ? directory()[x / CHUNK_RECS] : NULL;
-    bool ok = c && test_bit(c->live, x % CHUNK_RECS) && !test_bit(c->pending, x % CHUNK_RECS);
+    struct chunk *c = x / CHUNK_SLOTS < P->dir_cap ? directory(P)[x / CHUNK_SLOTS] : NULL;
+    bool ok = c && slot < P->chunk_recs && test_bit(c->live, slot) && !test_bit(c->pending, slot);
     unlock();
     return ok;
 }
@@ -953,6 +1114,7 @@ static bool live_record(uint32_t id)
 /* Checks the subtree n at depth d; returns its lowest start. */
 static uintptr_t check_node(const void *n, size_t d, bool root, struct check_state *s)
 {
+    const struct pool *P = s->P;
     if (d + 1 == s->height) {
         const struct leaf *l = n;
         if (l->kind != KIND_LEAF) {
@@ -964,11 +1126,11 @@ static uintptr_t check_node(const void *n, size_t d, bool root, struct check_sta
             return 0;
         }
         for (unsigned i = 0; i < l->n && !s->err; i++) {
-            if (!live_record(l->id[i])) {
+            if (!live_record(P, l->id[i])) {
                 s->err = "leaf names a record not live in the pool";
                 break;
             }
-            const struct wm_region *r = rec(l->id[i]);
+            const struct wm_region *r = rec(P, l->id[i]);
             if (r->start >= r->end)
                 s->err = "empty or inverted region";
             else if (r->start % s->page || r->end % s->page)
@@ -982,7 +1144,7 @@ static uintptr_t check_node(const void *n, size_t d, bool root, struct check_sta
             s->any = 1;
             s->count++;
         }
-        return s->err ? 0 : start_of(l->id[0]);
+        return s->err ? 0 : start_of(P, l->id[0]);
     }
     const struct inner *in = n;
     if (in->kind != KIND_INNER) {
@@ -1012,6 +1174,7 @@ const char *wm_region_check(const struct wm_region_table *t, size_t page)
     memset(&s, 0, sizeof s);
     s.page = page;
     s.height = t->height;
+    s.P = pool_of(t);
     if (!t->root) {
         if (t->height || t->count)
             return "empty tree with a height or a count";
@@ -1031,8 +1194,8 @@ const char *wm_region_check(const struct wm_region_table *t, size_t page)
         /* not through the lookups, which would answer with h itself */
         struct path p;
         struct leaf *l = descend(t, h->start, &p);
-        unsigned j = leaf_upper(l, h->start);
-        if (!j || rec(l->id[j - 1]) != h)
+        unsigned j = leaf_upper(s.P, l, h->start);
+        if (!j || rec(s.P, l->id[j - 1]) != h)
             s.err = "the lookup hint is not a region of the table";
     }
     return s.err;

@@ -8,7 +8,8 @@
  * their address for as long as they live, so the engine may hold a pointer to
  * one across inserts, splits and removals of others.  The index over them is
  * a B+tree whose leaves name records by a 32-bit pool number rather than a
- * pointer (see region.c for why). */
+ * pointer (see region.c for why).  A pool holds heap memory only while it has
+ * records: once every table of it is empty, all of it is given back. */
 #ifndef WM_REGION_H
 #define WM_REGION_H
 
@@ -51,23 +52,29 @@ struct wm_region {
  * reference on the backing; may be NULL. */
 typedef void (*wm_region_dup_fn)(struct wm_region *copy);
 
-/* Zero-initialised is an empty table. */
+/* Zero-initialised is an empty table.  Set small (before the first insert)
+ * for a table that stays small and may outlive every mapping, such as a
+ * cache of the placement code's: its records come from a pool of their own,
+ * in chunks of a few, so that they neither keep the chunks of the big table
+ * alive when it empties nor hold a big chunk for a handful of entries. */
 struct wm_region_table {
     struct wm_node *root;   /* NULL when empty */
     size_t count;
     wm_region_dup_fn on_dup;
     uintptr_t last[2];      /* starts of the two regions inserted last: how a split is made */
     unsigned height;        /* levels of the tree, 1 when the root is a leaf */
+    int small;              /* records from the pool for small tables */
     /* The region the last lookup found, tried first by the next (faults and
      * msync come back to the same region); written by lookups, which may
      * run side by side, hence atomic. */
     _Atomic(struct wm_region *) hint;
 };
 
-/* A zeroed record from the pool, or NULL when out of memory.  Allocating
- * also sets aside the index nodes its insertion may need, which is why
- * wm_region_insert cannot fail. */
-struct wm_region *wm_region_alloc(void);
+/* A zeroed record from the pool of t (to be inserted into t or another table
+ * of the same pool), or NULL when out of memory.  Allocating also sets aside
+ * the index nodes its insertion may need, which is why wm_region_insert cannot
+ * fail. */
+struct wm_region *wm_region_alloc(const struct wm_region_table *t);
 /* Return r (not in any table; NULL is ignored) to the pool. */
 void wm_region_dispose(struct wm_region *r);
 
@@ -103,16 +110,18 @@ int wm_region_try_merge_next(struct wm_region_table *t, struct wm_region *r,
  * pool, count).  Returns 0 if sound, else a short description. */
 const char *wm_region_check(const struct wm_region_table *t, size_t page);
 
-/* What the pool holds, for tests and the bench: heap blocks and their bytes
- * (the heap's own per-block overhead not included). */
+/* What a pool holds, for tests and the bench: heap blocks and their bytes
+ * (the heap's own per-block overhead not included).  t names the pool (that
+ * of t); NULL sums both. */
 struct wm_region_pool_stats {
     size_t live;          /* records allocated */
     size_t pending;       /* of which not yet inserted */
     size_t chunks;        /* record chunks */
     size_t leaves, inners; /* index nodes, in tables or set aside */
     size_t free_leaves, free_inners;
+    size_t unplanned;     /* nodes an insert found not set aside: 0 unless a record was inserted twice */
     size_t blocks, bytes; /* every heap block the pool holds, and their size */
 };
-void wm_region_pool_stats(struct wm_region_pool_stats *s);
+void wm_region_pool_stats(const struct wm_region_table *t, struct wm_region_pool_stats *s);
 
 #endif

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct wm_region *wm_region_new(void)
+struct wm_region *wm_region_new(const struct wm_region_table *t)
 {
-    return wm_region_alloc();
+    return wm_region_alloc(t);
 }
 
 void wm_region_free(struct wm_region *r)

@@ -20,14 +20,22 @@ static void count_dup(struct wm_region *r)
     dups++;
 }
 
-static struct wm_region *mk(uintptr_t start, uintptr_t end)
+/* A record for table t (from t's pool). */
+static struct wm_region *mk_in(const struct wm_region_table *t, uintptr_t start, uintptr_t end)
 {
-    struct wm_region *r = wm_region_alloc();
+    struct wm_region *r = wm_region_alloc(t);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     r->start = r->vstart = start;
     r->end = r->vend = end;
     r->prot = 1;
     return r;
+}
+
+/* A record of the main pool, for any table that is not small. */
+static const struct wm_region_table any_table;
+static struct wm_region *mk(uintptr_t start, uintptr_t end)
+{
+    return mk_in(&any_table, start, end);
 }
 
 static void free_all(struct wm_region_table *t)
@@ -446,7 +454,7 @@ static size_t heap_now(void)
     return mallinfo2().uordblks;
 #else
     struct wm_region_pool_stats s;
-    wm_region_pool_stats(&s);
+    wm_region_pool_stats(NULL, &s);
     return s.bytes + 16 * s.blocks;
 #endif
 }
@@ -552,13 +560,15 @@ static void inserting_allocated_records_allocates_nothing(void)
     for (size_t i = 0; i < 5000; i++)
         rs[i] = mk((3 * i + 2) * PG, (3 * i + 3) * PG);
     struct wm_region_pool_stats before, after;
-    wm_region_pool_stats(&before);
+    wm_region_pool_stats(&t, &before);
     EXPECT_EQ("pending records", before.pending, 5000);
-    for (size_t i = 0; i < 5000; i++) /* into two tables, unevenly */
+    for (size_t i = 0; i < 5000; i++) { /* into two tables, unevenly */
         wm_region_insert(i % 3 ? &t : &u, rs[(i * 7919) % 5000]);
-    wm_region_pool_stats(&after);
-    EXPECT_EQ("leaves allocated while inserting", after.leaves, before.leaves);
-    EXPECT_EQ("inner nodes allocated while inserting", after.inners, before.inners);
+        wm_region_pool_stats(&t, &after);
+        if (after.leaves > before.leaves || after.inners > before.inners)
+            CU_FAIL_FATAL("more nodes than were set aside");
+    }
+    EXPECT_EQ("nodes taken that were not set aside", after.unplanned, before.unplanned);
     EXPECT_EQ("pending records after", after.pending, 0);
     CHECK(&t);
     CHECK(&u);
@@ -566,25 +576,113 @@ static void inserting_allocated_records_allocates_nothing(void)
     free_all(&u);
 }
 
-/* Records never inserted give back what was set aside for them; chunks and
- * nodes go back to the heap when nothing uses them. */
-static void the_pool_gives_memory_back(void)
+/* Both pools' memory, or failure with what is left. */
+static void pools_hold_nothing(const char *when)
 {
-    struct wm_region_pool_stats s0, s1, s2;
-    wm_region_pool_stats(&s0);
-    struct wm_region_table t = {0};
-    insert_run(&t, 0, 20000, 0);
-    struct wm_region *spare = wm_region_alloc();
-    wm_region_pool_stats(&s1);
-    EXPECT_EQ("pending", s1.pending, s0.pending + 1);
-    CU_ASSERT_TRUE(s1.chunks > s0.chunks + 100);
-    wm_region_dispose(spare);
+    struct wm_region_pool_stats s;
+    wm_region_pool_stats(NULL, &s);
+    if (s.live || s.blocks || s.bytes) {
+        printf("\n  %s: the pools hold %zu records (%zu pending), %zu heap blocks, %zu bytes: %zu chunks, "
+               "%zu leaves (%zu free), %zu inner nodes (%zu free)\n",
+               when, s.live, s.pending, s.blocks, s.bytes, s.chunks, s.leaves, s.free_leaves, s.inners,
+               s.free_inners);
+        CU_FAIL_FATAL("memory kept by an empty pool");
+    }
+}
+
+/* What tests/diff checks after every seed: once every table is empty (and no
+ * record is pending), every chunk, node and directory is back on the heap
+ * (counted by the pool: glibc's own count keeps freed blocks in its caches),
+ * also after tables tall enough for inner nodes and directories that grew,
+ * splits, records never inserted, and a small table beside a big one. */
+static void emptied_tables_give_all_memory_back(void)
+{
+    pools_hold_nothing("before the test (every test before empties its tables)");
+    for (int round = 0; round < 2; round++) {
+        struct wm_region_table t = {0}, s = {.small = 1};
+        insert_run(&t, 0, 20000, round);
+        for (uintptr_t i = 0; i < 2000; i++) { /* three-page regions, split */
+            struct wm_region *r = mk((3000000 + 4 * i) * PG, (3000003 + 4 * i) * PG);
+            wm_region_insert(&t, r);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(wm_region_split_at(&t, r, r->start + PG));
+        }
+        for (uintptr_t i = 0; i < 300; i++)
+            wm_region_insert(&s, mk_in(&s, (1000000 + 3 * i) * PG, (1000001 + 3 * i) * PG));
+        struct wm_region *never[2] = {wm_region_alloc(&t), wm_region_alloc(&s)};
+        CU_ASSERT_PTR_NOT_NULL_FATAL(never[0]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(never[1]);
+        CHECK(&t);
+        CHECK(&s);
+        wm_region_dispose(never[0]);
+        wm_region_dispose(never[1]);
+        free_all(&t);
+        free_all(&s);
+        pools_hold_nothing("after emptying every table");
+    }
+}
+
+/* A small table's records have a pool of their own: when the big table
+ * empties, all of its memory goes back although the small one keeps
+ * entries, and what the small one holds depends on its entries, not on how
+ * many it had meanwhile (chunks and free nodes come and go with use). */
+static void a_small_table_keeps_no_memory_of_the_big_one(void)
+{
+    pools_hold_nothing("before the test");
+    struct wm_region_table t = {0}, s = {.small = 1};
+    static struct wm_region *extra[400];
+    for (uintptr_t i = 0; i < 100; i++)
+        wm_region_insert(&s, mk_in(&s, (1000000 + 3 * i) * PG, (1000001 + 3 * i) * PG));
+    struct wm_region_pool_stats s0, s1, b1;
+    wm_region_pool_stats(&s, &s0);
+    rng_state = 77;
+    for (int round = 0; round < 3; round++) {
+        size_t n = 0;
+        for (size_t i = 0; i < 20000; i++) {
+            many[i] = mk((2 * i + 16) * PG, (2 * i + 17) * PG);
+            wm_region_insert(&t, many[i]);
+            if (i % 50 == 0) { /* the small table grows too, in between */
+                extra[n] = mk_in(&s, (2000000 + 2 * n) * PG, (2000001 + 2 * n) * PG);
+                wm_region_insert(&s, extra[n]);
+                n++;
+            }
+        }
+        CHECK(&t);
+        CHECK(&s);
+        while (n) { /* back to its first entries, in random order */
+            size_t j = rnd((unsigned)n);
+            wm_region_remove(&s, extra[j]);
+            wm_region_dispose(extra[j]);
+            extra[j] = extra[--n];
+        }
+        free_all(&t);
+        wm_region_pool_stats(&t, &b1);
+        EXPECT_EQ("heap blocks of the big pool once its table is empty", b1.blocks, 0);
+        EXPECT_EQ("heap bytes of the big pool once its table is empty", b1.bytes, 0);
+        wm_region_pool_stats(&s, &s1);
+        EXPECT_EQ("chunks of the small pool, as before", s1.chunks, s0.chunks);
+        EXPECT_EQ("heap blocks of the small pool, as before", s1.blocks, s0.blocks);
+        EXPECT_EQ("heap bytes of the small pool, as before", s1.bytes, s0.bytes);
+    }
+    CHECK(&s);
+    free_all(&s);
+    pools_hold_nothing("after emptying the small table");
+}
+
+/* A record of one pool cannot be inserted into a table of the other: the
+ * self-check knows each table's pool. */
+static void each_table_uses_the_records_of_its_pool(void)
+{
+    struct wm_region_table t = {0}, s = {.small = 1};
+    struct wm_region *a = mk_in(&s, 4 * PG, 5 * PG), *b = mk(4 * PG, 5 * PG);
+    wm_region_insert(&s, a);
+    wm_region_insert(&t, b);
+    CHECK(&s);
+    CHECK(&t);
+    CU_ASSERT_PTR_EQUAL(wm_region_find(&s, 4 * PG), a);
+    CU_ASSERT_PTR_EQUAL(wm_region_find(&t, 4 * PG), b);
+    free_all(&s);
     free_all(&t);
-    wm_region_pool_stats(&s2);
-    EXPECT_EQ("live records", s2.live, s0.live);
-    EXPECT_EQ("pending", s2.pending, s0.pending);
-    CU_ASSERT_TRUE(s2.chunks <= s0.chunks + 1);
-    CU_ASSERT_TRUE(s2.leaves <= s0.leaves + 8);
+    pools_hold_nothing("after emptying both");
 }
 
 int main(void)
@@ -614,7 +712,10 @@ int main(void)
                 records_keep_their_address_while_others_change);
     CU_add_test(s, "inserting records already allocated allocates nothing",
                 inserting_allocated_records_allocates_nothing);
-    CU_add_test(s, "the pool gives unused chunks and nodes back", the_pool_gives_memory_back);
+    CU_add_test(s, "when every table is empty the pools hold no memory at all", emptied_tables_give_all_memory_back);
+    CU_add_test(s, "a small table keeps no memory of the big one, nor of its own past",
+                a_small_table_keeps_no_memory_of_the_big_one);
+    CU_add_test(s, "each table uses the records of its own pool", each_table_uses_the_records_of_its_pool);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_tests_failed();
