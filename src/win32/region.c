@@ -29,9 +29,11 @@
  * Unmapping everything must give the memory back (tests/diff checks the heap
  * after every seed), so a pool keeps nothing that depends on its past: an
  * empty chunk is freed at once, chunk indices are reused lowest first, the
- * free nodes are exactly what the pending records (or, with none pending,
- * one insert) need (settle_nodes), and a pool without records frees its
- * directories and nodes too (pool_release).  Small tables that outlive the
+ * free nodes are what the pending records (or, with none pending, one
+ * insert) need (settle_nodes), and a pool without records frees its
+ * directories and nodes too (pool_release).  A pool's first chunk,
+ * directory and a few nodes are static, so small programs and the step
+ * between no mapping and one cost no heap.  Small tables that outlive the
  * mappings (the placement code's caches) have a pool of their own, with
  * small chunks, so that they hold on to nothing of the big table's.
  *
@@ -88,31 +90,63 @@ struct chunk {
  * engine's table of mappings, one for small tables (the placement code's
  * caches of placeholders and reservations, which outlive every mapping).
  * Sharing chunks, a few long-lived records of a small table would keep
- * chunks of the big one alive after everything was unmapped. */
+ * chunks of the big one alive after everything was unmapped.
+ *
+ * Each pool's first chunk, first directory and chunk list and a few nodes
+ * are static: a program with a handful of mappings needs no heap for them,
+ * and going from no mapping to one and back allocates and frees nothing.
+ * (Under Wine a heap that grows in the middle of a MAP_FIXED can take the
+ * very range the call is about to reserve: a program that unmaps everything
+ * and maps again at the same place would see ENOMEM.) */
+#define FIRST_DIR 64 /* entries of the static directory and chunk list */
+#define STATIC_LEAVES 4
+#define STATIC_INNERS 8
+
+struct pool_static {
+    struct chunk *dir[FIRST_DIR];
+    struct chunk *by_addr[FIRST_DIR];
+    struct leaf leaves[STATIC_LEAVES];
+    struct inner inners[STATIC_INNERS];
+};
+
 struct pool {
     unsigned chunk_recs;
+    struct chunk *chunk0;     /* the static chunk */
+    bool chunk0_used;
+    uint64_t static_leaves, static_inners; /* static nodes taken, by bit */
+    struct pool_static st;
     /* Chunks by index, read without the lock by lookups (see the top of
      * the file).  It grows by doubling; the old copies are kept, untouched,
      * since a lookup may still be reading one: at most as much again as the
      * directory.  All go back to the heap when the pool is empty. */
     _Atomic(struct chunk **) dir;
     size_t dir_cap;
-    struct chunk **dir_old[32];
+    struct chunk **dir_old[32]; /* on the heap; the static one is not listed */
     unsigned ndir_old;
+    size_t dir_blocks, dir_bytes; /* the heap's part of them */
     struct chunk *partial;    /* chunks with a free slot */
     struct chunk **by_addr;   /* every chunk, by address: a record's chunk */
     size_t nchunks, cap_by_addr;
     uint32_t next_index;      /* indices in use lie below */
     uint32_t low_free;        /* no index below is free */
     size_t live, pending;
-    struct leaf *free_leaves; /* linked through their first bytes */
+    struct leaf *free_leaves; /* heap nodes, linked through their first bytes */
     struct inner *free_inners;
-    size_t nleaves, ninners, nfree_leaves, nfree_inners;
+    size_t nleaves, ninners, nfree_leaves, nfree_inners; /* heap nodes */
     unsigned max_height;      /* the tallest any table of the pool has been */
     size_t unplanned;         /* nodes taken that were not set aside (tests) */
 };
 
-static struct pool pools[2] = {{.chunk_recs = BIG_CHUNK}, {.chunk_recs = SMALL_CHUNK}};
+_Static_assert(STATIC_LEAVES <= 64 && STATIC_INNERS <= 64, "static node bits");
+
+#define CHUNK_BYTES(recs) (offsetof(struct chunk, rec) + (recs) * sizeof(struct wm_region))
+static _Alignas(struct chunk) unsigned char big_chunk0[CHUNK_BYTES(BIG_CHUNK)];
+static _Alignas(struct chunk) unsigned char small_chunk0[CHUNK_BYTES(SMALL_CHUNK)];
+
+static struct pool pools[2] = {
+    {.chunk_recs = BIG_CHUNK, .chunk0 = (struct chunk *)(void *)big_chunk0},
+    {.chunk_recs = SMALL_CHUNK, .chunk0 = (struct chunk *)(void *)small_chunk0},
+};
 
 static atomic_flag pool_lock = ATOMIC_FLAG_INIT; /* one for both pools */
 
@@ -156,7 +190,7 @@ static inline uintptr_t start_of(const struct pool *P, uint32_t id)
 
 static size_t chunk_bytes(const struct pool *P)
 {
-    return offsetof(struct chunk, rec) + P->chunk_recs * sizeof(struct wm_region);
+    return CHUNK_BYTES(P->chunk_recs);
 }
 
 /* The chunk of P holding r, or NULL; with the lock held. */
@@ -212,16 +246,24 @@ static void partial_unlink(struct pool *P, struct chunk *c)
         c->next->prev = c->prev;
 }
 
-static bool grow(void **a, size_t *cap, size_t need, size_t elem)
+/* Make room for need entries in the array at *a, which starts as the static
+ * array first (FIRST_DIR entries) and moves to the heap beyond. */
+static bool grow(void **a, size_t *cap, size_t need, size_t elem, void *first)
 {
+    if (!*a) {
+        *a = first;
+        *cap = FIRST_DIR;
+    }
     if (need <= *cap)
         return true;
-    size_t n = *cap ? *cap * 2 : 64;
+    size_t n = *cap * 2;
     while (n < need)
         n *= 2;
-    void *p = realloc(*a, n * elem);
+    void *p = *a == first ? malloc(n * elem) : realloc(*a, n * elem);
     if (!p)
         return false;
+    if (*a == first)
+        memcpy(p, first, *cap * elem);
     *a = p;
     *cap = n;
     return true;
@@ -230,33 +272,41 @@ static bool grow(void **a, size_t *cap, size_t need, size_t elem)
 /* A new, empty chunk on the partial list; with the lock held. */
 static struct chunk *chunk_new(struct pool *P)
 {
-    if (!grow((void **)&P->by_addr, &P->cap_by_addr, P->nchunks + 1, sizeof *P->by_addr))
+    if (!grow((void **)&P->by_addr, &P->cap_by_addr, P->nchunks + 1, sizeof *P->by_addr, P->st.by_addr))
         return NULL;
     /* The lowest free index: numbers stay dense, so the directory stays
      * small.  (A stack of freed indices would be a block whose size
      * depended on the past.) */
     struct chunk **d = atomic_load_explicit(&P->dir, memory_order_relaxed);
+    if (!d) {
+        d = P->st.dir;
+        P->dir_cap = FIRST_DIR;
+        atomic_store_explicit(&P->dir, d, memory_order_release);
+    }
     uint32_t index = P->low_free < P->next_index ? P->low_free : P->next_index;
     while (index < P->next_index && d[index])
         index++;
     if (index >= MAX_CHUNKS)
         return NULL;
     if (index >= P->dir_cap) {
-        size_t cap = P->dir_cap ? P->dir_cap * 2 : 64;
+        size_t cap = P->dir_cap * 2;
         struct chunk **nd = calloc(cap, sizeof *nd);
         if (!nd)
             return NULL;
-        if (d) {
-            memcpy(nd, d, P->dir_cap * sizeof *d);
+        memcpy(nd, d, P->dir_cap * sizeof *d);
+        if (d != P->st.dir)
             P->dir_old[P->ndir_old++] = d;
-        }
+        P->dir_blocks++;
+        P->dir_bytes += cap * sizeof *nd;
         atomic_store_explicit(&P->dir, nd, memory_order_release);
         d = nd;
         P->dir_cap = cap;
     }
-    struct chunk *c = malloc(chunk_bytes(P));
+    struct chunk *c = P->chunk0_used ? malloc(chunk_bytes(P)) : P->chunk0;
     if (!c)
         return NULL;
+    if (c == P->chunk0)
+        P->chunk0_used = true;
     if (index == P->next_index)
         P->next_index++;
     P->low_free = index + 1;
@@ -287,7 +337,10 @@ static void chunk_free(struct pool *P, struct chunk *c)
         at++;
     memmove(P->by_addr + at, P->by_addr + at + 1, (P->nchunks - at - 1) * sizeof *P->by_addr);
     P->nchunks--;
-    free(c);
+    if (c == P->chunk0)
+        P->chunk0_used = false;
+    else
+        free(c);
 }
 
 /* Nodes that inserting n records could take, at most.  An insert splits at
@@ -307,16 +360,12 @@ static size_t inners_for(const struct pool *P, size_t n)
     return n * (P->max_height + 1 + n / (FANOUT - 2));
 }
 
-/* What the free lists hold between calls: what the pending records need,
- * and with none pending what one insert needs, so that the usual alloc and
- * insert of one record neither allocates nor frees a node; nothing in an
- * empty pool.  At least KEPT_INNERS inner nodes, what one insert into a
- * three-level tree (100 000 regions) may take: so the pool's memory does not
- * step up by a node each time a table grows a level on its way there (the
- * placement code's caches grow to a hundred entries or so, and tests/diff
- * counts every byte). */
-#define KEPT_INNERS 4
-
+/* What the free nodes come to between calls: what the pending records need,
+ * or with none pending what one insert needs, so that allocating and
+ * inserting one record takes nothing from the heap; nothing in an empty
+ * pool.  The static nodes count first: while they suffice, no heap node is
+ * kept free, so the pool's memory depends on its tables, not on the way they
+ * got there. */
 static size_t leaves_kept(const struct pool *P)
 {
     return P->live ? leaves_for(P, P->pending ? P->pending : 1) : 0;
@@ -324,10 +373,23 @@ static size_t leaves_kept(const struct pool *P)
 
 static size_t inners_kept(const struct pool *P)
 {
-    if (!P->live)
-        return 0;
-    size_t n = inners_for(P, P->pending ? P->pending : 1);
-    return n > KEPT_INNERS ? n : KEPT_INNERS;
+    return P->live ? inners_for(P, P->pending ? P->pending : 1) : 0;
+}
+
+static uint64_t all_bits(unsigned n)
+{
+    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+}
+
+/* Free nodes, static and heap. */
+static size_t free_leaves(const struct pool *P)
+{
+    return P->nfree_leaves + STATIC_LEAVES - (size_t)__builtin_popcountll(P->static_leaves);
+}
+
+static size_t free_inners(const struct pool *P)
+{
+    return P->nfree_inners + STATIC_INNERS - (size_t)__builtin_popcountll(P->static_inners);
 }
 
 static bool push_new_leaf(struct pool *P)
@@ -357,60 +419,71 @@ static bool push_new_inner(struct pool *P)
 /* Set aside what the pending records need; with the lock held. */
 static bool reserve_nodes(struct pool *P)
 {
-    while (P->nfree_leaves < leaves_for(P, P->pending))
+    while (free_leaves(P) < leaves_for(P, P->pending))
         if (!push_new_leaf(P))
             return false;
-    while (P->nfree_inners < inners_for(P, P->pending))
+    while (free_inners(P) < inners_for(P, P->pending))
         if (!push_new_inner(P))
             return false;
     return true;
 }
 
-/* Bring the free lists to what is kept (see leaves_kept): what is beyond
- * goes back to the heap, what is missing is allocated if the heap allows
- * (reserve_nodes, not this, is what inserting relies on).  Holding exactly
- * that between calls makes the pool's memory a function of its tables, not
- * of the way they got there.  With the lock held. */
-static void settle_nodes(struct pool *P)
+/* Free heap nodes beyond what is kept go back to the heap; with the lock
+ * held. */
+static void trim_nodes(struct pool *P)
 {
     size_t kl = leaves_kept(P), ki = inners_kept(P);
-    while (P->nfree_leaves > kl) {
+    while (P->nfree_leaves && free_leaves(P) > kl) {
         struct leaf *l = P->free_leaves;
         P->free_leaves = *(struct leaf **)(void *)l;
         P->nfree_leaves--;
         P->nleaves--;
         free(l);
     }
-    while (P->nfree_inners > ki) {
+    while (P->nfree_inners && free_inners(P) > ki) {
         struct inner *in = P->free_inners;
         P->free_inners = *(struct inner **)(void *)in;
         P->nfree_inners--;
         P->ninners--;
         free(in);
     }
-    while (P->nfree_leaves < kl && push_new_leaf(P))
+}
+
+/* Bring the free nodes to what is kept (see leaves_kept): trimmed, and
+ * topped up if the heap allows (reserve_nodes, not this, is what inserting
+ * relies on).  With the lock held. */
+static void settle_nodes(struct pool *P)
+{
+    trim_nodes(P);
+    while (free_leaves(P) < leaves_kept(P) && push_new_leaf(P))
         ;
-    while (P->nfree_inners < ki && push_new_inner(P))
+    while (free_inners(P) < inners_kept(P) && push_new_inner(P))
         ;
 }
 
 /* The pool has no record left: every table of it is empty, so no lookup
  * reads its directories (a lookup reads them only in a table with regions,
- * and removing those needed the table to itself) and every node is on the
- * free lists.  All of it goes back to the heap.  With the lock held. */
+ * and removing those needed the table to itself) and every node is free.
+ * Everything goes back to the heap, the static parts are reset.  With the
+ * lock held. */
 static void pool_release(struct pool *P)
 {
     while (P->partial)
         chunk_free(P, P->partial); /* none is left: an empty chunk is freed at once */
-    settle_nodes(P);
-    free(atomic_load_explicit(&P->dir, memory_order_relaxed));
+    trim_nodes(P);
+    struct chunk **d = atomic_load_explicit(&P->dir, memory_order_relaxed);
+    if (d != P->st.dir)
+        free(d);
     for (unsigned i = 0; i < P->ndir_old; i++)
         free(P->dir_old[i]);
-    free(P->by_addr);
+    if (P->by_addr != P->st.by_addr)
+        free(P->by_addr);
     unsigned recs = P->chunk_recs;
+    struct chunk *chunk0 = P->chunk0;
     size_t unplanned = P->unplanned;
     memset(P, 0, sizeof *P);
     P->chunk_recs = recs;
+    P->chunk0 = chunk0;
     P->unplanned = unplanned;
 }
 
@@ -509,8 +582,13 @@ static uint32_t take_id(struct pool *P, const struct wm_region *r)
 static struct leaf *leaf_get(struct pool *P)
 {
     lock();
-    struct leaf *l = P->free_leaves;
-    if (l) {
+    struct leaf *l;
+    uint64_t avail = ~P->static_leaves & all_bits(STATIC_LEAVES);
+    if (avail) {
+        unsigned i = (unsigned)__builtin_ctzll(avail);
+        P->static_leaves |= (uint64_t)1 << i;
+        l = &P->st.leaves[i];
+    } else if ((l = P->free_leaves)) {
         P->free_leaves = *(struct leaf **)(void *)l;
         P->nfree_leaves--;
     } else if ((l = malloc(sizeof *l))) { /* only for a record inserted twice */
@@ -528,8 +606,13 @@ static struct leaf *leaf_get(struct pool *P)
 static struct inner *inner_get(struct pool *P)
 {
     lock();
-    struct inner *in = P->free_inners;
-    if (in) {
+    struct inner *in;
+    uint64_t avail = ~P->static_inners & all_bits(STATIC_INNERS);
+    if (avail) {
+        unsigned i = (unsigned)__builtin_ctzll(avail);
+        P->static_inners |= (uint64_t)1 << i;
+        in = &P->st.inners[i];
+    } else if ((in = P->free_inners)) {
         P->free_inners = *(struct inner **)(void *)in;
         P->nfree_inners--;
     } else if ((in = malloc(sizeof *in))) {
@@ -547,30 +630,32 @@ static struct inner *inner_get(struct pool *P)
 static void leaf_put(struct pool *P, struct leaf *l)
 {
     l->kind = 0;
+    uintptr_t at = (uintptr_t)l, first = (uintptr_t)P->st.leaves;
     lock();
-    if (P->nfree_leaves >= leaves_kept(P)) {
-        P->nleaves--;
-        free(l);
+    if (at >= first && at < (uintptr_t)(P->st.leaves + STATIC_LEAVES)) {
+        P->static_leaves &= ~((uint64_t)1 << ((at - first) / sizeof *l));
     } else {
         *(struct leaf **)(void *)l = P->free_leaves;
         P->free_leaves = l;
         P->nfree_leaves++;
     }
+    trim_nodes(P);
     unlock();
 }
 
 static void inner_put(struct pool *P, struct inner *in)
 {
     in->kind = 0;
+    uintptr_t at = (uintptr_t)in, first = (uintptr_t)P->st.inners;
     lock();
-    if (P->nfree_inners >= inners_kept(P)) {
-        P->ninners--;
-        free(in);
+    if (at >= first && at < (uintptr_t)(P->st.inners + STATIC_INNERS)) {
+        P->static_inners &= ~((uint64_t)1 << ((at - first) / sizeof *in));
     } else {
         *(struct inner **)(void *)in = P->free_inners;
         P->free_inners = in;
         P->nfree_inners++;
     }
+    trim_nodes(P);
     unlock();
 }
 
@@ -591,22 +676,22 @@ static void inserted(struct pool *P)
     unlock();
 }
 
+/* Heap memory only: the static parts are not counted. */
 static void add_stats(const struct pool *P, struct wm_region_pool_stats *s)
 {
     s->live += P->live;
     s->pending += P->pending;
-    s->chunks += P->nchunks;
+    s->chunks += P->nchunks - P->chunk0_used;
     s->leaves += P->nleaves;
     s->inners += P->ninners;
     s->free_leaves += P->nfree_leaves;
     s->free_inners += P->nfree_inners;
     s->unplanned += P->unplanned;
-    /* The directories: the current one and each half-size copy before it. */
-    size_t dirs = P->dir_cap ? 1 + P->ndir_old : 0;
-    size_t dir_bytes = P->dir_cap ? (2 * P->dir_cap - 64) * sizeof(void *) : 0;
-    s->blocks += P->nchunks + P->nleaves + P->ninners + dirs + (P->by_addr != NULL);
-    s->bytes += P->nchunks * chunk_bytes(P) + P->nleaves * sizeof(struct leaf) +
-                P->ninners * sizeof(struct inner) + dir_bytes + P->cap_by_addr * sizeof *P->by_addr;
+    s->blocks += P->nchunks - P->chunk0_used + P->nleaves + P->ninners + P->dir_blocks +
+                 (P->by_addr && P->by_addr != P->st.by_addr);
+    s->bytes += (P->nchunks - P->chunk0_used) * chunk_bytes(P) + P->nleaves * sizeof(struct leaf) +
+                P->ninners * sizeof(struct inner) + P->dir_bytes +
+                (P->by_addr && P->by_addr != P->st.by_addr ? P->cap_by_addr * sizeof *P->by_addr : 0);
 }
 
 void wm_region_pool_stats(const struct wm_region_table *t, struct wm_region_pool_stats *s)
