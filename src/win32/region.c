@@ -114,7 +114,7 @@ struct pool {
     struct chunk *chunk0;     /* the static chunk */
     bool chunk0_used;
     uint64_t static_leaves, static_inners; /* static nodes taken, by bit */
-    struct pool_static st;
+    struct pool_static *st;
     /* Chunks by index, read without the lock by lookups (see the top of
      * the file).  It grows by doubling; the old copies are kept, untouched,
      * since a lookup may still be reading one: at most as much again as the
@@ -143,9 +143,11 @@ _Static_assert(STATIC_LEAVES <= 64 && STATIC_INNERS <= 64, "static node bits");
 static _Alignas(struct chunk) unsigned char big_chunk0[CHUNK_BYTES(BIG_CHUNK)];
 static _Alignas(struct chunk) unsigned char small_chunk0[CHUNK_BYTES(SMALL_CHUNK)];
 
+static struct pool_static statics[2];
+
 static struct pool pools[2] = {
-    {.chunk_recs = BIG_CHUNK, .chunk0 = (struct chunk *)(void *)big_chunk0},
-    {.chunk_recs = SMALL_CHUNK, .chunk0 = (struct chunk *)(void *)small_chunk0},
+    {.chunk_recs = BIG_CHUNK, .chunk0 = (struct chunk *)(void *)big_chunk0, .st = &statics[0]},
+    {.chunk_recs = SMALL_CHUNK, .chunk0 = (struct chunk *)(void *)small_chunk0, .st = &statics[1]},
 };
 
 static atomic_flag pool_lock = ATOMIC_FLAG_INIT; /* one for both pools */
@@ -272,14 +274,14 @@ static bool grow(void **a, size_t *cap, size_t need, size_t elem, void *first)
 /* A new, empty chunk on the partial list; with the lock held. */
 static struct chunk *chunk_new(struct pool *P)
 {
-    if (!grow((void **)&P->by_addr, &P->cap_by_addr, P->nchunks + 1, sizeof *P->by_addr, P->st.by_addr))
+    if (!grow((void **)&P->by_addr, &P->cap_by_addr, P->nchunks + 1, sizeof *P->by_addr, P->st->by_addr))
         return NULL;
     /* The lowest free index: numbers stay dense, so the directory stays
      * small.  (A stack of freed indices would be a block whose size
      * depended on the past.) */
     struct chunk **d = atomic_load_explicit(&P->dir, memory_order_relaxed);
     if (!d) {
-        d = P->st.dir;
+        d = P->st->dir;
         P->dir_cap = FIRST_DIR;
         atomic_store_explicit(&P->dir, d, memory_order_release);
     }
@@ -294,7 +296,7 @@ static struct chunk *chunk_new(struct pool *P)
         if (!nd)
             return NULL;
         memcpy(nd, d, P->dir_cap * sizeof *d);
-        if (d != P->st.dir)
+        if (d != P->st->dir)
             P->dir_old[P->ndir_old++] = d;
         P->dir_blocks++;
         P->dir_bytes += cap * sizeof *nd;
@@ -472,18 +474,24 @@ static void pool_release(struct pool *P)
         chunk_free(P, P->partial); /* none is left: an empty chunk is freed at once */
     trim_nodes(P);
     struct chunk **d = atomic_load_explicit(&P->dir, memory_order_relaxed);
-    if (d != P->st.dir)
+    if (d != P->st->dir) { /* the static one still holds what it had then */
         free(d);
+        memset(P->st->dir, 0, sizeof P->st->dir);
+    }
     for (unsigned i = 0; i < P->ndir_old; i++)
         free(P->dir_old[i]);
-    if (P->by_addr != P->st.by_addr)
+    if (P->by_addr != P->st->by_addr)
         free(P->by_addr);
+    /* The rest of the static parts needs no reset: every directory entry
+     * was cleared as its chunk went, and every static node is free. */
     unsigned recs = P->chunk_recs;
     struct chunk *chunk0 = P->chunk0;
+    struct pool_static *st = P->st;
     size_t unplanned = P->unplanned;
     memset(P, 0, sizeof *P);
     P->chunk_recs = recs;
     P->chunk0 = chunk0;
+    P->st = st;
     P->unplanned = unplanned;
 }
 
@@ -587,7 +595,7 @@ static struct leaf *leaf_get(struct pool *P)
     if (avail) {
         unsigned i = (unsigned)__builtin_ctzll(avail);
         P->static_leaves |= (uint64_t)1 << i;
-        l = &P->st.leaves[i];
+        l = &P->st->leaves[i];
     } else if ((l = P->free_leaves)) {
         P->free_leaves = *(struct leaf **)(void *)l;
         P->nfree_leaves--;
@@ -611,7 +619,7 @@ static struct inner *inner_get(struct pool *P)
     if (avail) {
         unsigned i = (unsigned)__builtin_ctzll(avail);
         P->static_inners |= (uint64_t)1 << i;
-        in = &P->st.inners[i];
+        in = &P->st->inners[i];
     } else if ((in = P->free_inners)) {
         P->free_inners = *(struct inner **)(void *)in;
         P->nfree_inners--;
@@ -630,9 +638,9 @@ static struct inner *inner_get(struct pool *P)
 static void leaf_put(struct pool *P, struct leaf *l)
 {
     l->kind = 0;
-    uintptr_t at = (uintptr_t)l, first = (uintptr_t)P->st.leaves;
+    uintptr_t at = (uintptr_t)l, first = (uintptr_t)P->st->leaves;
     lock();
-    if (at >= first && at < (uintptr_t)(P->st.leaves + STATIC_LEAVES)) {
+    if (at >= first && at < (uintptr_t)(P->st->leaves + STATIC_LEAVES)) {
         P->static_leaves &= ~((uint64_t)1 << ((at - first) / sizeof *l));
     } else {
         *(struct leaf **)(void *)l = P->free_leaves;
@@ -646,9 +654,9 @@ static void leaf_put(struct pool *P, struct leaf *l)
 static void inner_put(struct pool *P, struct inner *in)
 {
     in->kind = 0;
-    uintptr_t at = (uintptr_t)in, first = (uintptr_t)P->st.inners;
+    uintptr_t at = (uintptr_t)in, first = (uintptr_t)P->st->inners;
     lock();
-    if (at >= first && at < (uintptr_t)(P->st.inners + STATIC_INNERS)) {
+    if (at >= first && at < (uintptr_t)(P->st->inners + STATIC_INNERS)) {
         P->static_inners &= ~((uint64_t)1 << ((at - first) / sizeof *in));
     } else {
         *(struct inner **)(void *)in = P->free_inners;
@@ -688,10 +696,10 @@ static void add_stats(const struct pool *P, struct wm_region_pool_stats *s)
     s->free_inners += P->nfree_inners;
     s->unplanned += P->unplanned;
     s->blocks += P->nchunks - P->chunk0_used + P->nleaves + P->ninners + P->dir_blocks +
-                 (P->by_addr && P->by_addr != P->st.by_addr);
+                 (P->by_addr && P->by_addr != P->st->by_addr);
     s->bytes += (P->nchunks - P->chunk0_used) * chunk_bytes(P) + P->nleaves * sizeof(struct leaf) +
                 P->ninners * sizeof(struct inner) + P->dir_bytes +
-                (P->by_addr && P->by_addr != P->st.by_addr ? P->cap_by_addr * sizeof *P->by_addr : 0);
+                (P->by_addr && P->by_addr != P->st->by_addr ? P->cap_by_addr * sizeof *P->by_addr : 0);
 }
 
 void wm_region_pool_stats(const struct wm_region_table *t, struct wm_region_pool_stats *s)
