@@ -3,7 +3,7 @@
  * ratio is what matters (absolute times on a shared machine are noise).
  * Natively the POSIX calls are timed alone, for shape.
  *
- *   winmmap_bench [--smoke] [--csv FILE] [--label NAME]
+ *   winmmap_bench [--smoke] [--csv FILE] [--label NAME] [--only GROUP]
  *
  * Every time is the median of several rounds, in nanoseconds per operation. */
 #define _GNU_SOURCE
@@ -32,6 +32,7 @@
 static int smoke;
 static FILE *csv;
 static const char *label = "run";
+static const char *only;
 static size_t pg;
 
 static double now_ns(void)
@@ -593,29 +594,39 @@ static void run_burst(const struct burst *b, void (*op)(void *))
         pthread_join(th[i], NULL);
 }
 
+/* One kind of mapping timed in 1, 2 and 4 threads against its raw Win32
+ * sequence. */
+struct thread_case {
+    const char *what;      /* row name prefix */
+    void (*lib)(void *);   /* one mmap + munmap */
+    void (*raw)(void *);   /* the raw calls doing the same work; NULL natively */
+    const char *suffix;    /* of the throughput rows: "" or " shared" */
+    size_t len;
+};
+
+static const struct thread_case *burst_case;
+
 static void lib_burst(void *a)
 {
-    run_burst(a, lib_anon);
+    run_burst(a, burst_case->lib);
 }
 
-#ifdef _WIN32
 static void raw_burst(void *a)
 {
-    run_burst(a, raw_virtualalloc);
+    run_burst(a, burst_case->raw);
 }
-#endif
 
-static void bench_threads(void)
+static void thread_rows(const struct thread_case *tc)
 {
-    printf("\nthreads doing mmap + munmap of 1 page (wall ns per pair, all threads)\n");
     int counts[] = {1, 2, 4};
     double lib[3], raw[3] = {0};
-    struct mapping_case c = {.fd = -1, .len = pg};
+    struct mapping_case c = {.fd = -1, .len = tc->len};
+    burst_case = tc;
     for (int k = 0; k < 3; k++) {
-        char name[64];
+        char name[80];
         struct burst b = {NULL, &c, counts[k], smoke ? 5 : 100};
-        snprintf(name, sizeof name, "mmap + munmap: %d thread%s", counts[k], counts[k] > 1 ? "s" : "");
-        struct timing t = measure(lib_burst, RAW(raw_burst), &b, 1);
+        snprintf(name, sizeof name, "%s: %d thread%s", tc->what, counts[k], counts[k] > 1 ? "s" : "");
+        struct timing t = measure(lib_burst, tc->raw ? raw_burst : NULL, &b, 1);
         double per = (double)b.k * b.n;
         lib[k] = t.lib / per;
         raw[k] = t.raw / per;
@@ -628,16 +639,30 @@ static void bench_threads(void)
                     t.raw / per, t.ratio);
     }
     /* Throughput of 4 threads over 1 (2 cores: 2 at best). */
-    printf("  %-44s %12.2f\n", "winmmap throughput 4 threads / 1 thread", lib[0] / lib[2]);
+    printf("  winmmap throughput 4 threads / 1 thread%-7s %9.2f\n", tc->suffix, lib[0] / lib[2]);
     if (csv)
-        fprintf(csv, "%s,%s,threads 4/1 throughput,%.1f,%.1f,%.3f,ratio\n", label, winmmap_strategy(),
-                lib[2], lib[0], lib[0] / lib[2]);
+        fprintf(csv, "%s,%s,threads 4/1 throughput%s,%.1f,%.1f,%.3f,ratio\n", label, winmmap_strategy(),
+                tc->suffix, lib[2], lib[0], lib[0] / lib[2]);
     if (raw[2] > 0) {
-        printf("  %-44s %12.2f\n", "raw throughput 4 threads / 1 thread", raw[0] / raw[2]);
+        printf("  raw throughput 4 threads / 1 thread%-11s %9.2f\n", tc->suffix, raw[0] / raw[2]);
         if (csv)
-            fprintf(csv, "%s,%s,threads 4/1 throughput raw,%.1f,%.1f,%.3f,ratio\n", label,
-                    winmmap_strategy(), raw[2], raw[0], raw[0] / raw[2]);
+            fprintf(csv, "%s,%s,threads 4/1 throughput raw%s,%.1f,%.1f,%.3f,ratio\n", label,
+                    winmmap_strategy(), tc->suffix, raw[2], raw[0], raw[0] / raw[2]);
     }
+}
+
+static void bench_threads(void)
+{
+    printf("\nthreads doing mmap + munmap on disjoint ranges (wall ns per pair, all threads)\n");
+    /* Private anonymous pages against VirtualAlloc/VirtualFree. */
+    struct thread_case priv = {"mmap + munmap", lib_anon, RAW(raw_virtualalloc), "", pg};
+    thread_rows(&priv);
+    /* Shared anonymous 64 KiB against CreateFileMapping + MapViewOfFile +
+     * UnmapViewOfFile + CloseHandle: wineserver round trips, which winmmap
+     * makes outside its lock where it can. */
+    struct thread_case shared = {"shared 64 KiB mmap + munmap", lib_shared_anon, RAW(raw_anon_section),
+                                 " shared", 65536};
+    thread_rows(&shared);
 }
 
 /* ---- fault round trip ---- */
@@ -790,17 +815,20 @@ int main(int argc, char **argv)
             csv = fopen(argv[++i], "a");
         else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc)
             label = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
     }
     setvbuf(stdout, NULL, _IONBF, 0);
     pg = (size_t)sysconf(_SC_PAGESIZE);
     printf("winmmap %s bench: %s, strategy %s, page %zu%s\n", winmmap_version(), label, winmmap_strategy(),
            pg, smoke ? " (smoke: one short round)" : "");
-    bench_map_unmap();
-    bench_protect_sync();
-    bench_fault();
-    bench_threads();
-    bench_scaling();
-    bench_fork();
+    /* --only NAME runs one group (map, protect, fault, threads, scaling, fork). */
+    static const struct { const char *name; void (*run)(void); } groups[] = {
+        {"map", bench_map_unmap}, {"protect", bench_protect_sync}, {"fault", bench_fault},
+        {"threads", bench_threads}, {"scaling", bench_scaling}, {"fork", bench_fork}};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (!only || strcmp(only, groups[i].name) == 0)
+            groups[i].run();
     if (csv)
         fclose(csv);
     return 0;
