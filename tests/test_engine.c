@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -468,4 +469,133 @@ void test_engine__four_threads_map_and_unmap_concurrently(void)
     WMT_TRUE(ops >= 800);
     WMT_EQ(winmmap_region_count(), regions);
     WMT_AUDIT();
+}
+
+/* ---- shared mappings in threads ---- */
+
+/* Each mapper works on its own ranges and file: shared anonymous memory,
+ * a shared file mapping, a MAP_FIXED replacement and a moving mremap, so
+ * sections are made before the engine lock is taken and closed after it
+ * is let go, while another thread protects and touches its own mapping. */
+struct sharer {
+    int fd; /* 2 pages of pattern seed 21, this thread's own */
+    long ops, errors;
+};
+
+static _Atomic int sharers_done;
+
+static void *map_shared_kinds(void *arg)
+{
+    struct sharer *s = arg;
+    size_t pg = wmt_page();
+    const int rw = PROT_READ | PROT_WRITE;
+    for (int i = 0; i < 120; i++) {
+        unsigned char *p = mmap(NULL, 2 * pg, rw, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            s->errors++;
+            continue;
+        }
+        p[0] = p[pg] = (unsigned char)i;
+        switch (i % 3) {
+        case 0: { /* the second page replaced by a file's first page */
+            unsigned char *f = mmap(p + pg, pg, rw, MAP_SHARED | MAP_FIXED, s->fd, 0);
+            s->errors += f != p + pg || p[0] != (unsigned char)i || !wmt_has_pattern(f, pg, 0, 21);
+            break;
+        }
+        case 1: { /* a file mapping of its own beside it */
+            unsigned char *f = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, s->fd, 0);
+            s->errors += f == MAP_FAILED || !wmt_has_pattern(f, 2 * pg, 0, 21);
+            if (f != MAP_FAILED)
+                s->errors += munmap(f, 2 * pg) != 0;
+            break;
+        }
+        case 2: { /* moved to a larger range: the old one is let go */
+            unsigned char *q = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
+            if (q == MAP_FAILED) {
+                s->errors++;
+                break;
+            }
+            s->errors += q[0] != (unsigned char)i || q[pg] != (unsigned char)i;
+            p = q;
+            s->errors += munmap(p + 2 * pg, 2 * pg) != 0;
+            break;
+        }
+        }
+        s->errors += munmap(p, 2 * pg) != 0;
+        s->ops++;
+    }
+    return NULL;
+}
+
+struct toucher {
+    unsigned char *p;
+    long rounds, errors;
+};
+
+static void *protect_and_touch(void *arg)
+{
+    struct toucher *t = arg;
+    size_t pg = wmt_page();
+    while (!atomic_load(&sharers_done) || t->rounds < 50) {
+        unsigned char v = (unsigned char)t->rounds;
+        t->errors += mprotect(t->p + pg, pg, PROT_READ) != 0;
+        t->errors += t->p[pg] != (unsigned char)(v - 1) && t->rounds > 0;
+        t->errors += mprotect(t->p + pg, pg, PROT_READ | PROT_WRITE) != 0;
+        t->p[pg] = v;
+        t->p[0] = v;
+        t->rounds++;
+    }
+    return NULL;
+}
+
+static void join_all(pthread_t *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+void test_engine__shared_mappings_in_four_threads_on_disjoint_ranges_leak_nothing(void)
+{
+    enum { MAPPERS = 4 };
+    size_t pg = wmt_page();
+    struct sharer s[MAPPERS];
+    for (int i = 0; i < MAPPERS; i++) {
+        s[i] = (struct sharer){wmt_temp_file(2 * pg, 21, O_RDWR, NULL, 0), 0, 0};
+        WMT_REQUIRE(s[i].fd >= 0);
+    }
+    unsigned char *own = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(own != MAP_FAILED);
+    pthread_t t[MAPPERS + 1];
+    /* A first round of threads: the C runtime's per-thread start-up keeps
+     * what it keeps once, before handles are counted. */
+    for (int i = 0; i < MAPPERS + 1; i++)
+        WMT_REQUIRE(pthread_create(&t[i], NULL, map_shared_kinds, &s[i % MAPPERS]) == 0);
+    join_all(t, MAPPERS + 1);
+    size_t regions = winmmap_region_count();
+    long handles = wmt_handle_count();
+    struct toucher tc = {own, 0, 0};
+    atomic_store(&sharers_done, 0);
+    for (int i = 0; i < MAPPERS; i++)
+        s[i].ops = s[i].errors = 0;
+    WMT_REQUIRE(pthread_create(&t[MAPPERS], NULL, protect_and_touch, &tc) == 0);
+    for (int i = 0; i < MAPPERS; i++)
+        WMT_REQUIRE(pthread_create(&t[i], NULL, map_shared_kinds, &s[i]) == 0);
+    join_all(t, MAPPERS);
+    atomic_store(&sharers_done, 1);
+    join_all(t + MAPPERS, 1);
+    long ops = 0, errors = 0;
+    for (int i = 0; i < MAPPERS; i++) {
+        ops += s[i].ops;
+        errors += s[i].errors;
+    }
+    printf("(%ld operations, %ld touches) ", ops, tc.rounds);
+    WMT_EQ(errors, 0);
+    WMT_EQ(tc.errors, 0);
+    WMT_EQ(ops, 120 * MAPPERS);
+    WMT_EQ(winmmap_region_count(), regions);
+    WMT_EQ(wmt_handle_count(), handles);
+    WMT_AUDIT();
+    munmap(own, 2 * pg);
+    for (int i = 0; i < MAPPERS; i++)
+        close(s[i].fd);
 }
