@@ -7,8 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -336,6 +340,50 @@ void test_engine__win32_errors_become_their_posix_errno(void)
 #endif
 }
 
+void test_engine__a_range_refused_as_taken_moves_mremap_and_fails_fixed_mmap(void)
+{
+#ifdef _WIN32
+    /* The call that reserves a free range at a fixed address. */
+    const char *reserve = strcmp(winmmap_strategy(), "exact") == 0 ? "VirtualAlloc2" : "VirtualAlloc";
+    const int rw = PROT_READ | PROT_WRITE, anon = MAP_SHARED | MAP_ANONYMOUS;
+    size_t len = wmt_page() > 65536 ? wmt_page() : 65536;
+    unsigned char *p = mmap(NULL, 3 * len, rw, anon, -1, 0);
+    WMT_REQUIRE(p != MAP_FAILED);
+    WMT_REQUIRE(munmap(p + len, 2 * len) == 0); /* free pages after p's mapping */
+    p[0] = 0x5a;
+    wm_sys_inject_only(reserve);
+
+    wm_sys_inject(1, ERROR_INVALID_ADDRESS, false);
+    unsigned char *q = mremap(p, len, 2 * len, MREMAP_MAYMOVE);
+    long calls = wm_sys_inject_calls();
+    wm_sys_inject(0, 0, false);
+    WMT_TRUE(calls >= 2); /* the refused reservation, then the move's */
+    WMT_TRUE(q != MAP_FAILED && q != p);
+    if (q != MAP_FAILED) {
+        WMT_EQ(q[0], 0x5a);
+        WMT_TRUE(munmap(q, 2 * len) == 0);
+    }
+
+    int flags[2] = {MAP_FIXED_NOREPLACE, MAP_FIXED}, want[2] = {EEXIST, ENOMEM};
+    for (int i = 0; i < 2; i++) {
+        wm_sys_inject(1, ERROR_INVALID_ADDRESS, false);
+        errno = 0;
+        void *r = mmap(p + len, len, rw, anon | flags[i], -1, 0);
+        int e = errno;
+        wm_sys_inject(0, 0, false);
+        WMT_TRUE(r == MAP_FAILED);
+        WMT_EQ(e, want[i]);
+    }
+    wm_sys_inject_only(NULL);
+    /* Nothing was left behind: the range can still be mapped. */
+    unsigned char *r = mmap(p + len, len, rw, anon | MAP_FIXED_NOREPLACE, -1, 0);
+    WMT_TRUE(r == p + len);
+    if (r != MAP_FAILED)
+        munmap(r, len);
+    WMT_AUDIT();
+#endif
+}
+
 /* ---- leaks ---- */
 
 void test_engine__no_handle_or_region_leaks_over_100000_operations(void)
@@ -468,4 +516,219 @@ void test_engine__four_threads_map_and_unmap_concurrently(void)
     WMT_TRUE(ops >= 800);
     WMT_EQ(winmmap_region_count(), regions);
     WMT_AUDIT();
+}
+
+/* ---- growing next to other threads' allocations ---- */
+
+struct grower {
+    int flags; /* MAP_SHARED or MAP_PRIVATE */
+    long errors;
+};
+
+static _Atomic int growers_done;
+
+static void *grow_and_move(void *arg)
+{
+    struct grower *g = arg;
+    size_t pg = wmt_page();
+    for (int i = 0; i < 300; i++) {
+        unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, g->flags | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            printf("[mmap errno %d] ", errno);
+            g->errors++;
+            continue;
+        }
+        p[pg] = (unsigned char)i;
+        unsigned char *q = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
+        size_t len = 4 * pg;
+        if (q == MAP_FAILED) {
+            printf("[mremap errno %d] ", errno);
+            g->errors++;
+            q = p;
+            len = 2 * pg;
+        } else {
+            /* Shared anonymous memory keeps its size (Linux: past it, SIGBUS). */
+            g->errors += q[pg] != (unsigned char)i || (g->flags == MAP_PRIVATE && q[3 * pg] != 0);
+        }
+        g->errors += munmap(q, len) != 0;
+    }
+    atomic_fetch_add(&growers_done, 1);
+    return NULL;
+}
+
+static void *start_and_exit(void *arg)
+{
+    return arg;
+}
+
+void test_engine__mremap_grows_while_threads_start_and_exit(void)
+{
+    struct grower g[2] = {{MAP_SHARED, 0}, {MAP_PRIVATE, 0}};
+    pthread_t t[2];
+    size_t regions = winmmap_region_count();
+    atomic_store(&growers_done, 0);
+    for (int i = 0; i < 2; i++)
+        WMT_REQUIRE(pthread_create(&t[i], NULL, grow_and_move, &g[i]) == 0);
+    long started = 0;
+    while (atomic_load(&growers_done) < 2) {
+        pthread_t u;
+        if (pthread_create(&u, NULL, start_and_exit, NULL) == 0 && pthread_join(u, NULL) == 0)
+            started++;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("(%ld threads started) ", started);
+    WMT_EQ(g[0].errors, 0);
+    WMT_EQ(g[1].errors, 0);
+    WMT_EQ(winmmap_region_count(), regions);
+    WMT_AUDIT();
+}
+
+/* ---- shared mappings in threads ---- */
+
+/* Each mapper works on its own ranges and file: shared anonymous memory,
+ * a shared file mapping, a MAP_FIXED replacement and a moving mremap, while
+ * another thread protects and touches its own mapping.  The threads start
+ * and end outside the measured window: a threads library makes objects of
+ * its own (winpthreads: an event per contended mutex) when threads start or
+ * exit at once. */
+static _Atomic int sharers_ready, sharers_go, sharers_done, sharers_leave;
+
+static void park(_Atomic int *flag)
+{
+    while (!atomic_load(flag))
+        sched_yield();
+}
+
+struct sharer {
+    int fd; /* 2 pages of pattern seed 21, this thread's own */
+    long ops, errors;
+};
+
+/* Count a failed check and say which (the errno of the last call with it). */
+#define SHARER_CHECK(s, bad, i)                                                                    \
+    do {                                                                                           \
+        if (bad) {                                                                                 \
+            printf("[round %d: line %d failed, errno %d] ", (i), __LINE__, errno);                 \
+            (s)->errors++;                                                                         \
+        }                                                                                          \
+    } while (0)
+
+static void *map_shared_kinds(void *arg)
+{
+    struct sharer *s = arg;
+    size_t pg = wmt_page();
+    const int rw = PROT_READ | PROT_WRITE;
+    atomic_fetch_add(&sharers_ready, 1);
+    park(&sharers_go);
+    for (int i = 0; i < 120; i++) {
+        unsigned char *p = mmap(NULL, 2 * pg, rw, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        SHARER_CHECK(s, p == MAP_FAILED, i);
+        if (p == MAP_FAILED)
+            continue;
+        p[0] = p[pg] = (unsigned char)i;
+        switch (i % 3) {
+        case 0: { /* the second page replaced by a file's first page */
+            unsigned char *f = mmap(p + pg, pg, rw, MAP_SHARED | MAP_FIXED, s->fd, 0);
+            SHARER_CHECK(s, f != p + pg || p[0] != (unsigned char)i || !wmt_has_pattern(f, pg, 0, 21), i);
+            break;
+        }
+        case 1: { /* a file mapping of its own beside it */
+            unsigned char *f = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, s->fd, 0);
+            SHARER_CHECK(s, f == MAP_FAILED || !wmt_has_pattern(f, 2 * pg, 0, 21), i);
+            if (f != MAP_FAILED)
+                SHARER_CHECK(s, munmap(f, 2 * pg) != 0, i);
+            break;
+        }
+        case 2: { /* grown, in place or moved: a moved one's old range is let go */
+            unsigned char *q = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
+            SHARER_CHECK(s, q == MAP_FAILED, i);
+            if (q == MAP_FAILED)
+                break;
+            SHARER_CHECK(s, q[0] != (unsigned char)i || q[pg] != (unsigned char)i, i);
+            p = q;
+            SHARER_CHECK(s, munmap(p + 2 * pg, 2 * pg) != 0, i);
+            break;
+        }
+        }
+        SHARER_CHECK(s, munmap(p, 2 * pg) != 0, i);
+        s->ops++;
+    }
+    atomic_fetch_add(&sharers_done, 1);
+    park(&sharers_leave);
+    return NULL;
+}
+
+struct toucher {
+    unsigned char *p;
+    long rounds, errors;
+};
+
+static void *protect_and_touch(void *arg)
+{
+    struct toucher *t = arg;
+    size_t pg = wmt_page();
+    atomic_fetch_add(&sharers_ready, 1);
+    park(&sharers_go);
+    while (atomic_load(&sharers_done) < 4 || t->rounds < 50) {
+        unsigned char v = (unsigned char)t->rounds;
+        t->errors += mprotect(t->p + pg, pg, PROT_READ) != 0;
+        t->errors += t->p[pg] != (unsigned char)(v - 1) && t->rounds > 0;
+        t->errors += mprotect(t->p + pg, pg, PROT_READ | PROT_WRITE) != 0;
+        t->p[pg] = v;
+        t->p[0] = v;
+        t->rounds++;
+    }
+    atomic_fetch_add(&sharers_done, 1);
+    park(&sharers_leave);
+    return NULL;
+}
+
+void test_engine__shared_mappings_in_four_threads_on_disjoint_ranges_leak_nothing(void)
+{
+    enum { MAPPERS = 4 };
+    size_t pg = wmt_page();
+    struct sharer s[MAPPERS];
+    for (int i = 0; i < MAPPERS; i++) {
+        s[i] = (struct sharer){wmt_temp_file(2 * pg, 21, O_RDWR, NULL, 0), 0, 0};
+        WMT_REQUIRE(s[i].fd >= 0);
+    }
+    unsigned char *own = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(own != MAP_FAILED);
+    struct toucher tc = {own, 0, 0};
+    atomic_store(&sharers_ready, 0);
+    atomic_store(&sharers_go, 0);
+    atomic_store(&sharers_done, 0);
+    atomic_store(&sharers_leave, 0);
+    pthread_t t[MAPPERS + 1];
+    for (int i = 0; i < MAPPERS; i++)
+        WMT_REQUIRE(pthread_create(&t[i], NULL, map_shared_kinds, &s[i]) == 0);
+    WMT_REQUIRE(pthread_create(&t[MAPPERS], NULL, protect_and_touch, &tc) == 0);
+    while (atomic_load(&sharers_ready) < MAPPERS + 1)
+        sched_yield();
+    size_t regions = winmmap_region_count();
+    long handles = wmt_handle_count();
+    atomic_store(&sharers_go, 1);
+    while (atomic_load(&sharers_done) < MAPPERS + 1)
+        sched_yield();
+    size_t regions_after = winmmap_region_count();
+    long handles_after = wmt_handle_count();
+    atomic_store(&sharers_leave, 1);
+    for (int i = 0; i < MAPPERS + 1; i++)
+        pthread_join(t[i], NULL);
+    long ops = 0, errors = 0;
+    for (int i = 0; i < MAPPERS; i++) {
+        ops += s[i].ops;
+        errors += s[i].errors;
+    }
+    printf("(%ld operations, %ld touches) ", ops, tc.rounds);
+    WMT_EQ(errors, 0);
+    WMT_EQ(tc.errors, 0);
+    WMT_EQ(ops, 120 * MAPPERS);
+    WMT_EQ(regions_after, regions);
+    WMT_EQ(handles_after, handles);
+    WMT_AUDIT();
+    munmap(own, 2 * pg);
+    for (int i = 0; i < MAPPERS; i++)
+        close(s[i].fd);
 }

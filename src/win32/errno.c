@@ -60,6 +60,11 @@ int wm_last_errno(void)
     return e ? e : EIO;
 }
 
+int wm_taken_errno(void)
+{
+    return GetLastError() == ERROR_INVALID_ADDRESS ? EEXIST : wm_last_errno();
+}
+
 int wm_status(int err)
 {
     if (err)

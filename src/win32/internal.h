@@ -16,6 +16,9 @@
 int wm_errno_from_win32(DWORD err);
 /* wm_errno_from_win32(GetLastError()) */
 int wm_last_errno(void);
+/* wm_last_errno for a failed fixed reservation: EEXIST when Windows says
+ * the range is not free. */
+int wm_taken_errno(void);
 /* The POSIX result of a call that failed with err (0: success): 0, or -1
  * with errno set. */
 int wm_status(int err);
@@ -126,7 +129,10 @@ struct wm_place {
     size_t page;
     /* Map a whole new view anywhere (at hint if free). */
     int (*map_new)(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out);
-    /* Reserve len bytes: exactly at hint when fixed, else at hint if free or anywhere. */
+    /* Reserve len bytes: exactly at hint when fixed, else at hint if free or
+     * anywhere.  A fixed range found taken by another allocation gives
+     * EEXIST (wm_taken_errno), so that callers that replace nothing can say
+     * so and the others report ENOMEM. */
     int (*reserve)(uintptr_t hint, size_t len, bool fixed, uintptr_t *out);
     /* Whether [lo, hi), outside the library's regions, can be taken. */
     bool (*available)(uintptr_t lo, uintptr_t hi);

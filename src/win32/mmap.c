@@ -347,7 +347,9 @@ static int place_fixed(struct request *q, bool noreplace)
         return err;
     err = place_pieces(q, pc, n, true);
     free(pc);
-    return err;
+    /* A gap that looked free but was taken by another allocation meanwhile
+     * (see reserve): as if gaps_are_free had seen it. */
+    return err == EEXIST && !noreplace ? ENOMEM : err;
 }
 
 int wm_take_range(uintptr_t lo, uintptr_t hi, struct wm_piece **pc, size_t *n)
@@ -357,7 +359,7 @@ int wm_take_range(uintptr_t lo, uintptr_t hi, struct wm_piece **pc, size_t *n)
         return err;
     if ((err = reserve_pieces(*pc, *n))) /* undoes itself */
         free(*pc);
-    return err;
+    return err == EEXIST ? ENOMEM : err;
 }
 
 void wm_untake_range(struct wm_piece *pc, size_t n)

@@ -203,7 +203,7 @@ static struct wm_region *split_spare(struct wm_region *s, uintptr_t a)
 static int take(uintptr_t lo, uintptr_t hi)
 {
     if (!available(lo, hi))
-        return ENOMEM;
+        return EEXIST;
     uintptr_t p = lo;
     int pieces = 0, err = 0;
     while (p < hi && !err) {
@@ -234,7 +234,9 @@ static int take(uintptr_t lo, uintptr_t hi)
             uintptr_t e = s && s->start < hi ? s->start : hi, base = p - p % GRAN;
             uintptr_t end = free_run_end(e, (e + GRAN - 1) / GRAN * GRAN);
             if (!new_placeholder(base, end - base)) {
-                err = wm_last_errno();
+                /* Free to VirtualQuery, yet taken: another thread got there
+                 * first, or (Wine) a Linux mapping Wine lists as free. */
+                err = wm_taken_errno();
                 break;
             }
             if ((end > e && !wm_sys.VirtualFree((void *)base, e - base,
@@ -358,12 +360,13 @@ static bool carve(size_t len, uintptr_t *out)
 
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
-    if (hint && !take(hint, hint + len)) {
+    int err = hint ? take(hint, hint + len) : EEXIST;
+    if (!err) {
         *out = hint;
         return 0;
     }
     if (fixed)
-        return ENOMEM;
+        return err;
     if (reuse_placeholder(len, out) || (len < GRAN && carve(len, out)))
         return 0;
     void *p = new_placeholder(0, len);

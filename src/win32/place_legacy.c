@@ -62,7 +62,7 @@ static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
     if (!p && hint && !fixed)
         p = wm_sys.VirtualAlloc(NULL, len, MEM_RESERVE, PAGE_NOACCESS);
     if (!p)
-        return wm_last_errno();
+        return fixed ? wm_taken_errno() : wm_last_errno();
     *out = (uintptr_t)p;
     return 0;
 }

@@ -136,6 +136,9 @@ void wm_sys_load(void);
  * made since the last wm_sys_inject(). */
 void wm_sys_inject(long n, DWORD error, bool persistent);
 void wm_sys_inject_fail_at(long n);
+/* From the next wm_sys_inject on, only calls of the function named (as in
+ * the table: "VirtualAlloc2") are counted and made to fail; NULL: all. */
+void wm_sys_inject_only(const char *name);
 long wm_sys_inject_calls(void);
 
 #endif

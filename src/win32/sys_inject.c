@@ -4,13 +4,18 @@
  * injection tests drive one thread. */
 #include "sys.h"
 
+#include <string.h>
+
 static struct wm_sys real;
 static long countdown, calls;
 static DWORD error;
 static bool persistent, failing;
+static const char *only;
 
-static int hit(void)
+static int hit(const char *name)
 {
+    if (only && strcmp(name, only) != 0)
+        return 0;
     calls++;
     if (failing || (countdown > 0 && --countdown == 0)) {
         failing = persistent;
@@ -23,7 +28,7 @@ static int hit(void)
 #define WRAP(ret, name, fail, params, args, inj, ...)                                              \
     static ret WINAPI i_##name params                                                              \
     {                                                                                              \
-        if ((inj) && hit())                                                                        \
+        if ((inj) && hit(#name))                                                                        \
             return fail;                                                                           \
         return real.name args;                                                                     \
     }
@@ -50,6 +55,11 @@ void wm_sys_inject(long n, DWORD err, bool keep_failing)
     WM_SYS_LINKED(SWAP)
     WM_SYS_LOADED(SWAP)
 #undef SWAP
+}
+
+void wm_sys_inject_only(const char *name)
+{
+    only = name;
 }
 
 void wm_sys_inject_fail_at(long n)
