@@ -81,6 +81,10 @@ bool wm_resolve_past_eof(uintptr_t addr)
 
 /* ---- truncation ---- */
 
+/* Truncations under way; file sections made outside the engine lock and not
+ * yet in a region (wm_file_section_begin). */
+static volatile LONG truncating, unpublished_sections;
+
 /* Set the match bit of every backing (and private copy's origin) that maps
  * the file fi describes; clear it on the others. */
 static int mark_file(const BY_HANDLE_FILE_INFORMATION *fi)
@@ -292,10 +296,41 @@ int winmmap_ftruncate(int fd, int64_t len)
          * (and Wine says ERROR_INVALID_HANDLE), so ask the handle first. */
         err = wm_handle_allows((HANDLE)osf, FILE_WRITE_DATA) ? 0 : EINVAL;
     if (!err) {
+        InterlockedIncrement(&truncating);
         wm_lock_exclusive();
+        /* Sections other threads' mmap made before taking the lock: each
+         * becomes a region's (or is closed) once its thread has the lock. */
+        while (unpublished_sections) {
+            wm_unlock_exclusive();
+            SwitchToThread();
+            wm_lock_exclusive();
+        }
         wm_await_deferred_closes(); /* sections another thread's munmap let go */
         err = truncate_mapped((HANDLE)osf, (uint64_t)len);
         wm_unlock_exclusive();
+        InterlockedDecrement(&truncating);
     }
     return wm_status(err);
+}
+
+/* mmap makes a file's section before it takes the engine lock (a wineserver
+ * round trip other threads need not wait for).  Such a section exists
+ * before any region holds it, where a truncation, which must close every
+ * section of the file, would not find it (Windows then refuses to shrink
+ * the file).  So truncations wait for these sections to be published, and
+ * while one is under way, mmap makes its section under the lock instead:
+ * both sides raise their own counter before reading the other's (Dekker;
+ * Interlocked calls are full barriers). */
+bool wm_file_section_begin(void)
+{
+    InterlockedIncrement(&unpublished_sections);
+    if (!truncating)
+        return true;
+    InterlockedDecrement(&unpublished_sections);
+    return false;
+}
+
+void wm_file_section_end(void)
+{
+    InterlockedDecrement(&unpublished_sections);
 }

@@ -332,5 +332,11 @@ void wm_fault_init(void);
  * that mapping the file now covers and return true so the access is retried;
  * false means the page is still past EOF (SIGBUS).  Takes the engine lock. */
 bool wm_resolve_past_eof(uintptr_t addr);
+/* Before making a file's section without the engine lock: false when a
+ * truncation is under way (then make it under the lock).  After true, call
+ * wm_file_section_end with the lock held once a region holds the section or
+ * it has been released. */
+bool wm_file_section_begin(void);
+void wm_file_section_end(void);
 
 #endif

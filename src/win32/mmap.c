@@ -432,23 +432,29 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
             return ENODEV;
     }
     struct wm_backing *b = NULL;
-    /* Anonymous memory's backing is made outside the lock, and commits
-     * nothing while it is PROT_NONE: private memory is only reserved; a
-     * shared section is SEC_RESERVE where uncommitted pages of a view really
-     * are inaccessible (not under Wine).  A file's section is made (and
-     * closed, if the mapping fails) under the lock: ftruncate takes down
-     * every section of the file before it shrinks it, because Windows and
-     * Wine refuse while one exists, and must not meet one no region holds. */
+    /* The backing is made outside the lock: a section is a wineserver round
+     * trip that other threads' calls need not wait for.  Anonymous memory
+     * commits nothing while it is PROT_NONE: private memory is only
+     * reserved; a shared section is SEC_RESERVE where uncommitted pages of
+     * a view really are inaccessible (not under Wine).  A file's section is
+     * made under the lock while a truncation is under way (ftruncate takes
+     * down every section of the file before it shrinks it, because Windows
+     * and Wine refuse while one exists, and must not miss one). */
     int err = 0;
+    bool file_early = !anon && wm_file_section_begin();
     if (anon && type == MAP_PRIVATE)
         err = wm_backing_private_anon(rlen, prot, &b);
     else if (anon)
         err = wm_backing_anon(rlen, prot == PROT_NONE && !wm_engine.reserve_unenforced, &b);
-    if (err)
-        return err;
+    else if (file_early && (err = wm_backing_file(h, type == MAP_SHARED, prot, &b)))
+        b = NULL;
     struct request q;
+    struct wm_closer c;
     wm_lock_exclusive();
-    if (!anon)
+    /* Handles the call lets go (views replaced by MAP_FIXED, or this
+     * backing if the mapping fails) are closed after unlocking. */
+    wm_defer_closing(&c);
+    if (!err && !b)
         err = wm_backing_file(h, type == MAP_SHARED, prot, &b);
     if (!err) {
         size_t mapped = rlen;
@@ -464,12 +470,14 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
             err = place_anywhere(&q, a - a % page, rlen);
         if (!err)
             wm_lock_new_mapping(q.lo, q.hi, (flags & MAP_LOCKED) != 0);
-        if (!anon)
-            wm_backing_release(b); /* the regions hold their own references */
     }
-    wm_unlock_exclusive();
-    if (anon)
+    /* Under the lock: once in the table, b's count is shared with other
+     * threads' calls.  The regions hold their own references. */
+    if (b)
         wm_backing_release(b);
+    if (file_early)
+        wm_file_section_end();
+    wm_close_deferred(&c); /* unlocks */
     if (err)
         return err;
     if ((flags & MAP_POPULATE) && wm_sys.PrefetchVirtualMemory) {

@@ -516,9 +516,11 @@ void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...
     }
     wm_init();
     uintptr_t out;
+    struct wm_closer c;
     wm_lock_exclusive();
+    wm_defer_closing(&c); /* sections of views a fixed target replaces */
     int err = do_mremap((uintptr_t)old_address, old_size, new_size, flags, target, &out);
-    wm_unlock_exclusive();
+    wm_close_deferred(&c); /* unlocks */
     if (err) {
         errno = err;
         return MAP_FAILED;
