@@ -196,6 +196,7 @@ WMT(fork, private_copies_are_isolated_both_ways, NULL, "MAP_PRIVATE memory is co
 WMT(fork, dontfork_range_absent_and_wipeonfork_range_zero_in_the_child, NULL, "MADV_DONTFORK ranges are absent in the child (SIGSEGV), MADV_WIPEONFORK ranges read zeros")
 WMT(fork, a_thousand_inherited_mappings_intact_at_the_same_addresses, NULL, "1000 mappings are inherited intact at the same addresses, and the child can unmap them")
 WMT(fork, adjacent_ranges_of_each_kind_inherited_one_by_one, NULL, "adjacent private, shared and read-only ranges are each inherited by their own rule, and the child can unmap and replace them one by one")
+WMT(fork, free_gaps_between_inherited_mappings_stay_free_in_the_child, NULL, "free gaps between inherited mappings are free in the child too: msync there fails with ENOMEM and MAP_FIXED_NOREPLACE maps them")
 WMT(fork, child_killed_by_sigsegv_is_reported_so, NULL, "a child killed by SIGSEGV is reported WIFSIGNALED with WTERMSIG SIGSEGV")
 WMT(fork, waitpid_wnohang_and_echild, NULL, "waitpid with WNOHANG returns 0 while the child runs; its exit status is reported once, then ECHILD")
 WMT(fork, twenty_children_at_once, NULL, "20 children run at once, each sharing memory with the parent, and wait() reaps them all")

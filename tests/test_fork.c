@@ -313,6 +313,71 @@ void test_fork__adjacent_ranges_of_each_kind_inherited_one_by_one(void)
     WMT_EQ(munmap(a, 4 * pg), 0);
 }
 
+/* Free gaps between inherited mappings are free in the child too (the
+ * legacy strategy reserves such gaps in the child with the ranges around
+ * them, and frees them once they are mapped).  Three gaps: the fork's own
+ * block may land in one of them. */
+struct gaps {
+    unsigned char *a;      /* 7 pages: mapped, gap, mapped, gap, ... */
+    unsigned long state[3]; /* Windows: each gap's state in the parent */
+};
+
+static unsigned long gap_state(const void *p)
+{
+#ifdef _WIN32
+    MEMORY_BASIC_INFORMATION mi;
+    return VirtualQuery(p, &mi, sizeof mi) ? mi.State : 0;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+static int child_check_gaps(void *arg)
+{
+    const struct gaps *g = arg;
+    size_t pg = wmt_page();
+    for (int i = 0; i < 4; i++)
+        if (g->a[2 * i * pg] != i + 1)
+            return 1;
+    for (int i = 0; i < 3; i++) {
+        unsigned char *gap = g->a + (2 * i + 1) * pg;
+        if (msync(gap, pg, MS_ASYNC) != -1 || errno != ENOMEM)
+            return 2; /* the gap is mapped here */
+        if (gap_state(gap) != g->state[i])
+            return 3; /* Windows: free (or a spare placeholder) as in the parent */
+        if (mmap(gap, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != gap)
+            return 4;
+    }
+    return 0;
+}
+
+void test_fork__free_gaps_between_inherited_mappings_stay_free_in_the_child(void)
+{
+    size_t pg = wmt_page();
+    unsigned char *a = mmap(NULL, 7 * pg, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(a != MAP_FAILED);
+    for (int i = 0; i < 4; i++) {
+        if (i % 2)
+            WMT_REQUIRE(mmap(a + 2 * i * pg, pg, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+                        a + 2 * i * pg);
+        a[2 * i * pg] = (unsigned char)(i + 1);
+    }
+    struct gaps g = {a, {0}};
+    for (int i = 0; i < 3; i++) {
+        WMT_REQUIRE(munmap(a + (2 * i + 1) * pg, pg) == 0);
+        errno = 0;
+        WMT_TRUE(msync(a + (2 * i + 1) * pg, pg, MS_ASYNC) == -1 && errno == ENOMEM); /* free here */
+        g.state[i] = gap_state(a + (2 * i + 1) * pg);
+    }
+    pid_t pid = winmmap_fork_call(child_check_gaps, &g, sizeof g);
+    WMT_TRUE(pid > 0);
+    if (pid > 0)
+        WMT_EQ(reap(pid), 0);
+    for (int i = 0; i < 4; i++)
+        WMT_EQ(munmap(a + 2 * i * pg, pg), 0);
+}
+
 /* ---- waitpid ---- */
 
 static int child_segv(void *arg)

@@ -161,6 +161,9 @@ struct wm_place {
      * (winmmap_fork_call): exact keeps the placeholder as spare, legacy
      * frees it (its mappings take their ranges again one by one). */
     void (*adopt_reserved)(uintptr_t addr, size_t len);
+    /* Free [addr, addr+len) of an adopted reservation (legacy; NULL in exact,
+     * which adopts whole granules only: see fork.c, join_gaps). */
+    void (*release_adopted)(uintptr_t addr, size_t len);
 };
 
 extern const struct wm_place wm_place_exact;

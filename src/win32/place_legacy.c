@@ -315,6 +315,13 @@ static void adopt_reserved(uintptr_t addr, size_t len)
     wm_region_insert(&adopted, a);
 }
 
+static void release_adopted(uintptr_t addr, size_t len)
+{
+    struct wm_region *a = adopted_over(addr, addr + len);
+    if (a && !take_adopted(a, addr, addr + len))
+        free_reserved(addr, len);
+}
+
 static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
 {
     (void)addr;
@@ -337,4 +344,5 @@ const struct wm_place wm_place_legacy = {
     .spare_end = spare_end,
     .reservation_end = reservation_end,
     .adopt_reserved = adopt_reserved,
+    .release_adopted = release_adopted,
 };
