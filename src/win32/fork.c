@@ -203,8 +203,7 @@ static int open_copies(struct child *c, struct block *blk)
     return err;
 }
 
-/* What the child needs to map region r. */
-/* The entry of r (e->joined is kept). */
+/* What the child needs to map region r (e->joined is kept). */
 static int describe(struct child *c, const struct wm_region *r, struct entry *e)
 {
     struct wm_backing *b = r->backing;
