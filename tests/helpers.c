@@ -127,6 +127,13 @@ const char *wmt_exact_only(void)
     return wmt_page() == 4096 ? NULL : "needs 4 KiB pages (legacy strategy uses 64 KiB)";
 }
 
+const char *wmt_ranges_held(void)
+{
+    return wmt_page() == 4096 ? NULL
+                              : "legacy strategy: a range it releases and takes again can be lost to another "
+                                "thread's allocation meanwhile (README, Known limits)";
+}
+
 size_t wmt_page(void)
 {
 #if WMT_HAVE_PAGESIZE

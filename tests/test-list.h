@@ -54,7 +54,7 @@ WMT(engine, failed_mprotect_changes_nothing, wmt_windows_only, "an mprotect fail
 WMT(engine, failed_mmap_with_tail_changes_nothing, wmt_windows_only, "an mmap past EOF failing at any Win32 call changes nothing and leaks nothing")
 WMT(engine, no_handle_or_region_leaks_over_100000_operations, NULL, "100 000 mmap, munmap and mprotect calls leak no handle and no region")
 WMT(engine, four_threads_map_and_unmap_concurrently, NULL, "four threads mapping, splitting and unmapping at once keep their data and the table sound")
-WMT(engine, mremap_grows_while_threads_start_and_exit, NULL, "mremap(MREMAP_MAYMOVE) of shared and private anonymous memory grows or moves, never fails, while other threads start and exit")
+WMT(engine, mremap_grows_while_threads_start_and_exit, wmt_ranges_held, "mremap(MREMAP_MAYMOVE) of shared and private anonymous memory grows or moves, never fails, while other threads start and exit")
 WMT(engine, shared_mappings_in_four_threads_on_disjoint_ranges_leak_nothing, NULL, "four threads making, replacing, moving and unmapping shared anonymous and file mappings on their own ranges, while another protects and touches its own, keep their data and leave no handle or region behind")
 WMT(mmap, every_prot_combination_maps, NULL, "every PROT combination maps anonymous, private and shared file memory")
 WMT(mmap, prot_exec_runs_code, NULL, "code written to a mapping runs after mprotect(PROT_READ | PROT_EXEC)")

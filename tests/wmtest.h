@@ -157,6 +157,7 @@ const char *wmt_windows_only(void);  /* checks the Windows engine's own guarante
 const char *wmt_native_only(void);
 const char *wmt_windows_heaps(void); /* the Windows heap API */
 const char *wmt_exact_only(void);    /* needs 4 KiB placement */
+const char *wmt_ranges_held(void);   /* no release-and-retake window (not legacy) */
 const char *wmt_not_root(void);      /* permission bits do not bind root */
 const char *wmt_dontunmap_refused(void); /* test_mremap.c */
 const char *wmt_memlock_limited(void);   /* test_lock.c */

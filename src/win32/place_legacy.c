@@ -86,7 +86,7 @@ static int retake(uintptr_t addr, size_t len)
     int err = reserve(addr, len, true, &got);
     if (err)
         lost = true;
-    return err;
+    return err == EEXIST ? ENOMEM : err;
 }
 
 /* Whether [addr, addr+len) is still exactly one private allocation of
