@@ -230,7 +230,7 @@ static int do_madvise(uintptr_t lo, size_t len, int advice)
 int madvise(void *addr, size_t len, int advice)
 {
     wm_init();
-    wm_lock_exclusive();
+    wm_lock_range((uintptr_t)addr, len);
     int err = do_madvise((uintptr_t)addr, len, advice);
     wm_unlock_exclusive();
     return wm_status(err);
@@ -246,7 +246,7 @@ int posix_madvise(void *addr, size_t len, int advice)
     else if (advice < POSIX_MADV_NORMAL || advice > POSIX_MADV_WILLNEED)
         return EINVAL;
     wm_init();
-    wm_lock_exclusive();
+    wm_lock_range((uintptr_t)addr, len);
     uintptr_t hi;
     int err = wraps((uintptr_t)addr, len) ? EINVAL : wm_range_bounds((uintptr_t)addr, len, &hi);
     if (!err && advice >= 0 && hi != (uintptr_t)addr)

@@ -43,7 +43,7 @@ const char *wm_audit(void)
     wm_init();
     const char *err = NULL;
     const struct wm_region *bad = NULL;
-    wm_lock_shared();
+    wm_lock_all_shared(); /* Windows agrees with the table once nothing is busy */
     err = wm_region_check(&wm_engine.regions, wm_engine.page);
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); !err && r;
          r = wm_region_next(&wm_engine.regions, r)) {
@@ -67,7 +67,7 @@ const char *wm_audit(void)
 void wm_dump(FILE *out)
 {
     wm_init();
-    wm_lock_shared();
+    wm_lock_all_shared();
     for (struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0); r;
          r = wm_region_next(&wm_engine.regions, r)) {
         MEMORY_BASIC_INFORMATION mi = {0};

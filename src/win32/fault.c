@@ -307,7 +307,7 @@ static __attribute__((noreturn, used)) void resolve(struct delivery *d)
 {
     struct thread_state *t = thread_state();
     uintptr_t addr = (uintptr_t)d->info.si_addr;
-    wm_lock_shared();
+    wm_lock_range_shared(addr, 1); /* a busy range is decided once published */
     enum fault_kind k = classify(addr, d->access);
     wm_unlock_shared();
     if (k == PAST_EOF && wm_resolve_past_eof(addr))
@@ -364,10 +364,15 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
     /* Another thread is changing the table: the decision waits for it, which
      * resolve() does outside exception dispatch.  (Without a thread state,
      * which only a system out of memory leaves, wait here.) */
-    if (!TryAcquireSRWLockShared(&wm_engine.lock)) {
+    bool locked = TryAcquireSRWLockShared(&wm_engine.lock);
+    if (locked && wm_busy_at(addr)) {
+        wm_unlock_shared(); /* being mapped or unmapped: wait as for the lock */
+        locked = false;
+    }
+    if (!locked) {
         if (defer(ep, t, addr))
             return EXCEPTION_CONTINUE_EXECUTION;
-        wm_lock_shared();
+        wm_lock_range_shared(addr, 1);
     }
     enum fault_kind k = classify(addr, er->ExceptionInformation[0]);
     wm_unlock_shared();

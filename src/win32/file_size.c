@@ -297,13 +297,13 @@ int winmmap_ftruncate(int fd, int64_t len)
         err = wm_handle_allows((HANDLE)osf, FILE_WRITE_DATA) ? 0 : EINVAL;
     if (!err) {
         InterlockedIncrement(&truncating);
-        wm_lock_exclusive();
+        wm_lock_all(); /* views munmap is unmapping go first */
         /* Sections other threads' mmap made before taking the lock: each
          * becomes a region's (or is closed) once its thread has the lock. */
         while (unpublished_sections) {
             wm_unlock_exclusive();
             SwitchToThread();
-            wm_lock_exclusive();
+            wm_lock_all();
         }
         wm_await_deferred_closes(); /* sections another thread's munmap let go */
         err = truncate_mapped((HANDLE)osf, (uint64_t)len);

@@ -371,8 +371,9 @@ pid_t winmmap_fork_call(int (*fn)(void *arg), const void *arg, size_t arg_size)
         return -1;
     }
     pid_t pid = -1;
-    /* Exclusive: the layout and the private bytes are those of one moment. */
-    wm_lock_exclusive();
+    /* Exclusive: the layout and the private bytes are those of one moment,
+     * with no range half made (busy). */
+    wm_lock_all();
     int err;
     /* EAGAIN: the child's loader or heap took an address it must inherit.
      * That is chance (seen under Wine 10 about once in a few hundred

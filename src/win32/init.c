@@ -88,3 +88,101 @@ bool wm_lock_held_by_me(void)
 {
     return lock_owner == GetCurrentThreadId();
 }
+
+/* ---- busy ranges ----
+ * A call that makes a slow Win32 call (a wineserver round trip under Wine)
+ * on a range lets go of the lock meanwhile, with the range marked busy: the
+ * busy ranges are a list of the callers' own records, guarded by the lock.
+ * Their regions are out of the table for the duration (removed before, or
+ * inserted after), so nothing walking the table meets a half-made one; a
+ * call on a busy range waits until it is published. */
+static struct wm_busy *busy_list;
+static CONDITION_VARIABLE published = CONDITION_VARIABLE_INIT;
+static volatile LONG draining; /* threads waiting for every busy range */
+
+bool wm_busy_mark(struct wm_busy *b, uintptr_t lo, uintptr_t hi)
+{
+    /* A wait for every range is under way: the caller makes its call under
+     * the lock, so that wait ends. */
+    if (draining)
+        return false;
+    b->lo = lo;
+    b->hi = hi;
+    b->next = busy_list;
+    busy_list = b;
+    return true;
+}
+
+void wm_busy_clear(struct wm_busy *b)
+{
+    for (struct wm_busy **p = &busy_list; *p; p = &(*p)->next)
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
+    WakeAllConditionVariable(&published);
+}
+
+static bool busy_over(uintptr_t lo, uintptr_t hi)
+{
+    for (struct wm_busy *b = busy_list; b; b = b->next)
+        if (b->lo < hi && lo < b->hi)
+            return true;
+    return false;
+}
+
+bool wm_busy_at(uintptr_t addr)
+{
+    return busy_over(addr, addr + 1);
+}
+
+/* Sleep until another thread publishes a busy range, the lock let go
+ * meanwhile and held again (as it was) on return. */
+static void sleep_on_busy(bool shared)
+{
+    DWORD me = lock_owner;
+    if (!shared)
+        lock_owner = 0;
+    SleepConditionVariableSRW(&published, &wm_engine.lock, INFINITE,
+                              shared ? CONDITION_VARIABLE_LOCKMODE_SHARED : 0);
+    if (!shared)
+        lock_owner = me;
+}
+
+void wm_busy_wait(uintptr_t lo, uintptr_t hi, bool shared)
+{
+    while (lo < hi && busy_over(lo, hi))
+        sleep_on_busy(shared);
+}
+
+void wm_busy_wait_all(bool shared)
+{
+    InterlockedIncrement(&draining);
+    while (busy_list)
+        sleep_on_busy(shared);
+    InterlockedDecrement(&draining);
+}
+
+void wm_lock_range(uintptr_t addr, size_t len)
+{
+    wm_lock_exclusive();
+    wm_busy_wait(addr, len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len, false);
+}
+
+void wm_lock_range_shared(uintptr_t addr, size_t len)
+{
+    wm_lock_shared();
+    wm_busy_wait(addr, len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len, true);
+}
+
+void wm_lock_all(void)
+{
+    wm_lock_exclusive();
+    wm_busy_wait_all(false);
+}
+
+void wm_lock_all_shared(void)
+{
+    wm_lock_shared();
+    wm_busy_wait_all(true);
+}

@@ -193,6 +193,29 @@ void wm_lock_shared(void);
 void wm_unlock_shared(void);
 /* True while this thread holds the engine lock (the fault handler must not wait). */
 bool wm_lock_held_by_me(void);
+/* Busy ranges (init.c): a call marks its range busy with the lock held
+ * exclusively, lets go of the lock for its slow Win32 calls, and clears
+ * the mark with the lock held again once the result is in the table.  An
+ * empty range (lo == hi) is a call whose address Windows has not chosen
+ * yet: it holds up only wm_busy_wait_all.  Mark returns false (nothing
+ * marked: make the call under the lock) while a thread waits for all. */
+struct wm_busy {
+    uintptr_t lo, hi;
+    struct wm_busy *next;
+};
+bool wm_busy_mark(struct wm_busy *b, uintptr_t lo, uintptr_t hi);
+void wm_busy_clear(struct wm_busy *b);
+/* With the lock held (shared or exclusively): whether addr is busy; wait
+ * until nothing in [lo, hi) is, or nothing at all. */
+bool wm_busy_at(uintptr_t addr);
+void wm_busy_wait(uintptr_t lo, uintptr_t hi, bool shared);
+void wm_busy_wait_all(bool shared);
+/* Take the lock for a call on [addr, addr+len) (or on the whole table),
+ * once no busy range lies there. */
+void wm_lock_range(uintptr_t addr, size_t len);
+void wm_lock_range_shared(uintptr_t addr, size_t len);
+void wm_lock_all(void);
+void wm_lock_all_shared(void);
 
 /* ---- mmap.c: placing views into a range (shared with mremap) ---- */
 /* A part of a range being taken: an old view (old: its first region) or a

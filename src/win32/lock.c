@@ -132,14 +132,14 @@ static int finish(int err)
 int mlock(const void *addr, size_t len)
 {
     wm_init();
-    wm_lock_exclusive();
+    wm_lock_range((uintptr_t)addr, len);
     return finish(change(addr, len, true));
 }
 
 int munlock(const void *addr, size_t len)
 {
     wm_init();
-    wm_lock_exclusive();
+    wm_lock_range((uintptr_t)addr, len);
     return finish(change(addr, len, false));
 }
 
@@ -150,7 +150,7 @@ int mlockall(int flags)
         errno = EINVAL;
         return -1;
     }
-    wm_lock_exclusive();
+    wm_lock_all();
     int err = 0;
     if (flags & MCL_CURRENT) {
         struct wm_region *first = wm_region_first_from(&wm_engine.regions, 0);
@@ -170,7 +170,7 @@ int mlockall(int flags)
 int munlockall(void)
 {
     wm_init();
-    wm_lock_exclusive();
+    wm_lock_all();
     struct wm_region *r = wm_region_first_from(&wm_engine.regions, 0);
     for (; r; r = wm_region_next(&wm_engine.regions, r)) {
         if ((r->flags & WM_R_LOCKED) && lockable(r))

@@ -98,7 +98,7 @@ int mincore(void *addr, size_t len, unsigned char *vec)
     wm_init();
     unsigned char *res;
     size_t n;
-    wm_lock_shared();
+    wm_lock_range_shared((uintptr_t)addr, len);
     int err = residency((uintptr_t)addr, len, &res, &n);
     if (!err && n && !writable_buffer((uintptr_t)vec, n))
         err = EFAULT;

@@ -517,7 +517,7 @@ void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...
     wm_init();
     uintptr_t out;
     struct wm_closer c;
-    wm_lock_exclusive();
+    wm_lock_all(); /* old, grown and target ranges: rare enough to wait for all */
     wm_defer_closing(&c); /* sections of views a fixed target replaces */
     int err = do_mremap((uintptr_t)old_address, old_size, new_size, flags, target, &out);
     wm_close_deferred(&c); /* unlocks */

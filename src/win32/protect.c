@@ -89,7 +89,7 @@ static int do_mprotect(uintptr_t lo, size_t len, int prot)
 int mprotect(void *addr, size_t len, int prot)
 {
     wm_init();
-    wm_lock_exclusive();
+    wm_lock_range((uintptr_t)addr, len);
     int err = do_mprotect((uintptr_t)addr, len, prot);
     wm_unlock_exclusive();
     return wm_status(err);

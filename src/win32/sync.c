@@ -72,7 +72,7 @@ int msync(void *addr, size_t len, int flags)
 {
     wm_init();
     /* Shared: flushing changes no table entry, and may take long. */
-    wm_lock_shared();
+    wm_lock_range_shared((uintptr_t)addr, len);
     int err = do_msync((uintptr_t)addr, len, flags);
     wm_unlock_shared();
     return wm_status(err);
