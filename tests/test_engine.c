@@ -795,3 +795,144 @@ void test_engine__a_call_on_a_busy_range_waits_while_calls_elsewhere_proceed(voi
     WMT_LACKS("winmmap's test hooks on Windows");
 #endif
 }
+
+#ifdef _WIN32
+/* The view call of one thread's mmap or munmap is held up (a wineserver
+ * round trip that takes long) until the main thread's calls on other ranges
+ * are done, or 2 s: with the engine lock held over it they would wait. */
+static DWORD slow_thread;
+static HANDLE slow_entered, slow_release;
+static volatile LONG slow_inside;
+static PVOID(WINAPI *real_map3)(HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, ULONG,
+                                void *, ULONG);
+static LPVOID(WINAPI *real_mapex)(HANDLE, DWORD, DWORD, DWORD, SIZE_T, LPVOID);
+static BOOL(WINAPI *real_unmap2)(HANDLE, PVOID, ULONG);
+static BOOL(WINAPI *real_unmap)(LPCVOID);
+
+static void slow_begin(void)
+{
+    if (GetCurrentThreadId() != slow_thread)
+        return;
+    InterlockedExchange(&slow_inside, 1);
+    SetEvent(slow_entered);
+    WaitForSingleObject(slow_release, 2000);
+}
+
+static void slow_end(void)
+{
+    if (GetCurrentThreadId() == slow_thread)
+        InterlockedExchange(&slow_inside, 0);
+}
+
+static PVOID WINAPI slow_map3(HANDLE s, HANDLE p, PVOID a, ULONG64 o, SIZE_T n, ULONG t, ULONG pr,
+                              void *x, ULONG c)
+{
+    slow_begin();
+    PVOID r = real_map3(s, p, a, o, n, t, pr, x, c);
+    slow_end();
+    return r;
+}
+
+static LPVOID WINAPI slow_mapex(HANDLE s, DWORD a, DWORD hi, DWORD lo, SIZE_T n, LPVOID b)
+{
+    slow_begin();
+    LPVOID r = real_mapex(s, a, hi, lo, n, b);
+    slow_end();
+    return r;
+}
+
+static BOOL WINAPI slow_unmap2(HANDLE p, PVOID a, ULONG f)
+{
+    slow_begin();
+    BOOL r = real_unmap2(p, a, f);
+    slow_end();
+    return r;
+}
+
+static BOOL WINAPI slow_unmap(LPCVOID a)
+{
+    slow_begin();
+    BOOL r = real_unmap(a);
+    slow_end();
+    return r;
+}
+
+struct slow_call {
+    size_t len;
+    bool unmap;
+    void *p;
+};
+
+static void *slow_caller(void *arg)
+{
+    struct slow_call *s = arg;
+    slow_thread = GetCurrentThreadId();
+    if (s->unmap)
+        munmap(s->p, s->len);
+    else
+        s->p = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    slow_thread = 0;
+    SetEvent(slow_entered); /* in case the view call was never reached */
+    return NULL;
+}
+
+/* Runs s in a thread whose view call is slow; meanwhile mprotect, mmap and
+ * munmap here on another range.  Returns how many of them ran while that
+ * thread was inside its view call (3 when none waited for it). */
+static int calls_beside_a_slow_view_call(struct slow_call *s, unsigned char *other, size_t pg)
+{
+    real_map3 = wm_sys.MapViewOfFile3, real_mapex = wm_sys.MapViewOfFileEx;
+    real_unmap2 = wm_sys.UnmapViewOfFile2, real_unmap = wm_sys.UnmapViewOfFile;
+    if (real_map3)
+        wm_sys.MapViewOfFile3 = slow_map3;
+    if (real_unmap2)
+        wm_sys.UnmapViewOfFile2 = slow_unmap2;
+    wm_sys.MapViewOfFileEx = slow_mapex;
+    wm_sys.UnmapViewOfFile = slow_unmap;
+    slow_inside = 0;
+    slow_entered = CreateEventW(NULL, FALSE, FALSE, NULL);
+    slow_release = CreateEventW(NULL, TRUE, FALSE, NULL);
+    pthread_t t;
+    int beside = -1;
+    if (slow_entered && slow_release && pthread_create(&t, NULL, slow_caller, s) == 0) {
+        WaitForSingleObject(slow_entered, INFINITE);
+        beside = 0;
+        beside += mprotect(other, pg, PROT_READ) == 0 && slow_inside;
+        void *q = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        beside += q != MAP_FAILED && slow_inside;
+        beside += q != MAP_FAILED && munmap(q, pg) == 0 && slow_inside;
+        SetEvent(slow_release);
+        pthread_join(t, NULL);
+    }
+    wm_sys.MapViewOfFile3 = real_map3, wm_sys.MapViewOfFileEx = real_mapex;
+    wm_sys.UnmapViewOfFile2 = real_unmap2, wm_sys.UnmapViewOfFile = real_unmap;
+    if (slow_entered)
+        CloseHandle(slow_entered);
+    if (slow_release)
+        CloseHandle(slow_release);
+    return beside;
+}
+#endif
+
+void test_engine__view_calls_of_mmap_and_munmap_leave_other_ranges_free(void)
+{
+#ifdef _WIN32
+    size_t pg = wmt_page();
+    unsigned char *other = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    WMT_REQUIRE(other != MAP_FAILED);
+    struct slow_call s = {4 * pg, false, NULL};
+    int beside_mmap = calls_beside_a_slow_view_call(&s, other, pg);
+    WMT_REQUIRE(s.p != MAP_FAILED && s.p != NULL);
+    memset(s.p, 0x5a, s.len);
+    s.unmap = true;
+    int beside_munmap = calls_beside_a_slow_view_call(&s, other, pg);
+    WMT_EQ(beside_mmap, 3);
+    WMT_EQ(beside_munmap, 3);
+    unsigned char vec[64];
+    WMT_EQ(mincore(s.p, s.len, vec), -1); /* unmapped */
+    WMT_AUDIT();
+    munmap(other, pg);
+#else
+    WMT_LACKS("winmmap's Win32 call table on Windows");
+#endif
+}

@@ -331,7 +331,60 @@ static volatile LONG pending_closes; /* collected or being closed, all threads *
 void wm_defer_closing(struct wm_closer *c)
 {
     c->n = 0;
+    c->nv = 0;
+    c->views = false;
     closer = c;
+}
+
+struct wm_closer *wm_suspend_closing(void)
+{
+    struct wm_closer *c = closer;
+    closer = NULL;
+    return c;
+}
+
+void wm_resume_closing(struct wm_closer *c)
+{
+    closer = c;
+}
+
+bool wm_defer_unmap(uintptr_t start, uintptr_t end)
+{
+    if (!closer || !closer->views || closer->nv == sizeof closer->v / sizeof closer->v[0])
+        return false;
+    closer->v[closer->nv].start = start;
+    closer->v[closer->nv].end = end;
+    closer->nv++;
+    return true;
+}
+
+/* Unmap the views c collected without the lock, their range busy; under
+ * the lock when the range cannot be marked (a thread waits for every busy
+ * range).  Returns with the lock let go. */
+static void unmap_deferred(struct wm_closer *c)
+{
+    const struct wm_place *pl = wm_engine.place;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (size_t i = 0; i < c->nv; i++) {
+        lo = c->v[i].start < lo ? c->v[i].start : lo;
+        hi = c->v[i].end > hi ? c->v[i].end : hi;
+    }
+    struct wm_busy busy;
+    if (!c->nv || !wm_busy_mark(&busy, lo, hi)) {
+        for (size_t i = 0; i < c->nv; i++)
+            pl->free_view(c->v[i].start, c->v[i].end - c->v[i].start, false);
+        wm_unlock_exclusive();
+        return;
+    }
+    wm_unlock_exclusive();
+    bool ok[sizeof c->v / sizeof c->v[0]];
+    for (size_t i = 0; i < c->nv; i++)
+        ok[i] = pl->unmap_view(c->v[i].start, c->v[i].end - c->v[i].start);
+    wm_lock_exclusive();
+    for (size_t i = 0; i < c->nv; i++)
+        pl->unmapped(c->v[i].start, c->v[i].end - c->v[i].start, ok[i]);
+    wm_busy_clear(&busy);
+    wm_unlock_exclusive();
 }
 
 static void close_handle(HANDLE h)
@@ -347,7 +400,7 @@ static void close_handle(HANDLE h)
 void wm_close_deferred(struct wm_closer *c)
 {
     closer = NULL;
-    wm_unlock_exclusive();
+    unmap_deferred(c); /* unlocks */
     for (size_t i = 0; i < c->n; i++) {
         wm_sys.CloseHandle(c->h[i]);
         InterlockedDecrement(&pending_closes);

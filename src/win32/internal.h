@@ -101,9 +101,23 @@ void wm_backing_release(struct wm_backing *b);
 struct wm_closer {
     size_t n;
     HANDLE h[32];
+    /* With views set (munmap): whole section views removed from the table
+     * are unmapped after unlocking too, their range busy meanwhile. */
+    bool views;
+    size_t nv;
+    struct {
+        uintptr_t start, end;
+    } v[8];
 };
 void wm_defer_closing(struct wm_closer *c);
 void wm_close_deferred(struct wm_closer *c);
+/* Whether the view [start, end) of a section, out of the table now, is
+ * left to wm_close_deferred to unmap. */
+bool wm_defer_unmap(uintptr_t start, uintptr_t end);
+/* Around letting go of the lock in the middle of a call that defers
+ * closing: the collector is the lock holder's. */
+struct wm_closer *wm_suspend_closing(void);
+void wm_resume_closing(struct wm_closer *c);
 /* Wait until every deferred handle of every thread is closed: Windows and
  * Wine refuse to shrink a file while a section of it exists (ftruncate). */
 void wm_await_deferred_closes(void);
@@ -164,6 +178,19 @@ struct wm_place {
     /* Free [addr, addr+len) of an adopted reservation (legacy; NULL in exact,
      * which adopts whole granules only: see fork.c, join_gaps). */
     void (*release_adopted)(uintptr_t addr, size_t len);
+    /* map_new and free_view of a section view in steps, so that the view
+     * call (a wineserver round trip under Wine) runs without the engine
+     * lock.  claim (locked): take what the view needs (*at: where it will
+     * go, 0 if Windows chooses); map_claimed (unlocked): the view, at *out;
+     * unclaim (locked): undo claim after map_claimed failed. */
+    int (*claim)(uintptr_t hint, size_t len, uintptr_t *at);
+    int (*map_claimed)(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m,
+                       uintptr_t *out);
+    void (*unclaim)(uintptr_t at, size_t len);
+    /* unmap_view (unlocked): the Win32 call, false if it failed; then
+     * unmapped (locked) does what free_view does besides. */
+    bool (*unmap_view)(uintptr_t addr, size_t len);
+    void (*unmapped)(uintptr_t addr, size_t len, bool ok);
 };
 
 extern const struct wm_place wm_place_exact;

@@ -265,6 +265,37 @@ out:
     return err;
 }
 
+/* map_new of a section view, with the view made without the lock: its
+ * range (or, where Windows chooses the address, the call) is busy until
+ * the caller publishes the region and clears *busy (when *marked). */
+static int map_new_unlocked(uintptr_t hint, size_t len, const struct wm_maparg *m, struct wm_busy *busy,
+                            bool *marked, uintptr_t *out)
+{
+    const struct wm_place *pl = wm_engine.place;
+    uintptr_t at;
+    size_t rlen = round_up(len, wm_engine.page);
+    int err = pl->claim(hint, len, &at);
+    if (err)
+        return err;
+    *marked = wm_busy_mark(busy, at, at ? at + rlen : 0);
+    if (*marked) {
+        struct wm_closer *c = wm_suspend_closing();
+        wm_unlock_exclusive();
+        err = pl->map_claimed(at, hint, len, m, out);
+        wm_lock_exclusive();
+        wm_resume_closing(c);
+    } else {
+        err = pl->map_claimed(at, hint, len, m, out);
+    }
+    if (err)
+        pl->unclaim(at, len);
+    if (err && *marked) {
+        wm_busy_clear(busy);
+        *marked = false;
+    }
+    return err;
+}
+
 /* A new range where Windows chooses (or at the hint when free). */
 static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
 {
@@ -279,7 +310,10 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
             return ENOMEM;
         struct wm_maparg m = wm_backing_maparg(q->b, q->offset);
         size_t len = q->b->size - q->offset < rlen ? (size_t)(q->b->size - q->offset) : rlen;
-        if ((err = pl->map_new(hint, len, &m, &a))) {
+        struct wm_busy busy;
+        bool marked = false;
+        err = m.section ? map_new_unlocked(hint, len, &m, &busy, &marked, &a) : pl->map_new(hint, len, &m, &a);
+        if (err) {
             wm_region_free(r);
             return err;
         }
@@ -291,10 +325,12 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
             pl->free_view(a, rlen, q->b->priv);
             wm_backing_release(q->b);
             wm_region_free(r);
-            return err;
+        } else {
+            wm_region_insert(&wm_engine.regions, r);
         }
-        wm_region_insert(&wm_engine.regions, r);
-        return 0;
+        if (marked)
+            wm_busy_clear(&busy); /* published, or gone */
+        return err;
     }
     if ((err = pl->reserve(hint, rlen, false, &a)))
         return err;
@@ -450,7 +486,10 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         b = NULL;
     struct request q;
     struct wm_closer c;
-    wm_lock_exclusive();
+    if (fixed)
+        wm_lock_range(a, rlen);
+    else
+        wm_lock_exclusive(); /* a busy range at the hint is not free: Windows chooses */
     /* Handles the call lets go (views replaced by MAP_FIXED, or this
      * backing if the mapping fails) are closed after unlocking. */
     wm_defer_closing(&c);
@@ -520,8 +559,9 @@ int munmap(void *addr, size_t len)
     if (!err) {
         uintptr_t hi = lo + round_up(len, page);
         struct wm_closer c;
-        wm_lock_exclusive();
+        wm_lock_range(lo, hi - lo);
         wm_defer_closing(&c);
+        c.views = true; /* whole section views are unmapped after unlocking */
         err = wm_isolate_range(lo, hi);
         if (!err)
             wm_remove_range(lo, hi);

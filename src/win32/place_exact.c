@@ -467,6 +467,37 @@ static void free_view(uintptr_t addr, size_t len, bool priv)
         wm_sys.UnmapViewOfFile((void *)addr);
 }
 
+/* Claimed: a placeholder, out of the spare table until it is a view. */
+static int claim(uintptr_t hint, size_t len, uintptr_t *at)
+{
+    return reserve(hint, (len + 4095) & ~(size_t)4095, false, at);
+}
+
+static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
+{
+    (void)hint;
+    *out = at;
+    return map(at, len, m);
+}
+
+static void unclaim(uintptr_t at, size_t len)
+{
+    free_reserved(at, (len + 4095) & ~(size_t)4095);
+}
+
+static bool unmap_view(uintptr_t addr, size_t len)
+{
+    return unmap_to_placeholder(addr, len, false);
+}
+
+static void unmapped(uintptr_t addr, size_t len, bool ok)
+{
+    if (ok)
+        give_back(addr, len);
+    else
+        wm_sys.UnmapViewOfFile((void *)addr);
+}
+
 static uintptr_t spare_end(uintptr_t addr)
 {
     struct wm_region *s = wm_region_find(&spare, addr);
@@ -512,4 +543,9 @@ const struct wm_place wm_place_exact = {
     .spare_end = spare_end,
     .reservation_end = reservation_end,
     .adopt_reserved = adopt_reserved,
+    .claim = claim,
+    .map_claimed = map_claimed,
+    .unclaim = unclaim,
+    .unmap_view = unmap_view,
+    .unmapped = unmapped,
 };

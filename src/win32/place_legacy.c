@@ -10,6 +10,19 @@
 
 #include <errno.h>
 
+/* Section views being mapped without the engine lock (claim ..
+ * map_claimed), where Windows chooses.  Such a view could take a range
+ * another thread has released to take it again (split, join, map, unmap
+ * below, all with the lock held): those steps first let the views under
+ * way land (settle), and no new one starts while the lock is held. */
+static volatile LONG unlocked_maps;
+
+static void settle(void)
+{
+    while (unlocked_maps)
+        SwitchToThread();
+}
+
 /* Reservations made for this process by another (a fork child's runs of
  * adjacent ranges, adopt_reserved); guarded by the engine lock.  Small: it
  * may outlive the mappings (see region.h). */
@@ -48,6 +61,7 @@ static int take_adopted(struct wm_region *a, uintptr_t lo, uintptr_t hi)
 
 static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
+    settle();
     struct wm_region *a = hint ? adopted_over(hint, hint + len) : NULL;
     if (a) {
         *out = hint;
@@ -127,6 +141,7 @@ static bool is_free(uintptr_t addr)
 
 static int split(uintptr_t addr, size_t len, size_t at)
 {
+    settle();
     if (is_free(addr))
         return 0; /* an unmapped view's range: nothing to split */
     free_reserved(addr, len);
@@ -143,6 +158,7 @@ static int split(uintptr_t addr, size_t len, size_t at)
 
 static int join(uintptr_t addr, size_t len)
 {
+    settle();
     /* Free every reservation inside the range, then take it as one. */
     bool any = false;
     for (uintptr_t p = addr; p < addr + len;) {
@@ -162,6 +178,7 @@ static int join(uintptr_t addr, size_t len)
 
 static bool available(uintptr_t lo, uintptr_t hi)
 {
+    settle();
     if (adopted_over(lo, hi))
         return true;
     while (lo < hi) {
@@ -175,6 +192,7 @@ static bool available(uintptr_t lo, uintptr_t hi)
 
 static int ensure_reserved(uintptr_t addr, size_t len)
 {
+    settle();
     return is_free(addr) ? retake(addr, len) : 0;
 }
 
@@ -212,6 +230,7 @@ static int map(uintptr_t addr, size_t len, const struct wm_maparg *m)
 {
     if (!m->section)
         return map_private(addr, len, m);
+    settle();
     if (lost && !only_reserved(addr))
         return ENOMEM; /* another allocation's now */
     free_reserved(addr, len);
@@ -285,6 +304,7 @@ static int unmap(uintptr_t addr, size_t len, bool priv)
 {
     if (priv)
         return VirtualFree((void *)addr, len, MEM_DECOMMIT) ? 0 : wm_last_errno();
+    settle();
     wm_sys.UnmapViewOfFile((void *)addr);
     return 0;
 }
@@ -295,6 +315,40 @@ static void free_view(uintptr_t addr, size_t len, bool priv)
         wm_sys.UnmapViewOfFile((void *)addr);
     else if (!lost || still_ours(addr, len))
         VirtualFree((void *)addr, 0, MEM_RELEASE);
+}
+
+static int claim(uintptr_t hint, size_t len, uintptr_t *at)
+{
+    (void)hint, (void)len;
+    InterlockedIncrement(&unlocked_maps);
+    *at = 0;
+    return 0;
+}
+
+static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
+{
+    (void)at;
+    int err = map_new(hint, len, m, out); /* a section's view: no state of ours */
+    InterlockedDecrement(&unlocked_maps);
+    return err;
+}
+
+static void unclaim(uintptr_t at, size_t len)
+{
+    (void)at, (void)len;
+}
+
+/* An unmapped view's range is free for good: nothing to settle. */
+static bool unmap_view(uintptr_t addr, size_t len)
+{
+    (void)len;
+    wm_sys.UnmapViewOfFile((void *)addr);
+    return true;
+}
+
+static void unmapped(uintptr_t addr, size_t len, bool ok)
+{
+    (void)addr, (void)len, (void)ok;
 }
 
 static uintptr_t spare_end(uintptr_t addr)
@@ -345,4 +399,9 @@ const struct wm_place wm_place_legacy = {
     .reservation_end = reservation_end,
     .adopt_reserved = adopt_reserved,
     .release_adopted = release_adopted,
+    .claim = claim,
+    .map_claimed = map_claimed,
+    .unclaim = unclaim,
+    .unmap_view = unmap_view,
+    .unmapped = unmapped,
 };
