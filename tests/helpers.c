@@ -319,6 +319,25 @@ void wmt_system_free(void *p, size_t len)
 #endif
 }
 
+#if defined(_WIN32) && WMT_HAVE_HOOKS
+void *wmt_hold_busy_range(void *arg)
+{
+    struct wmt_busy_hold *h = arg;
+    struct wm_busy b;
+    wm_lock_exclusive();
+    bool marked = wm_busy_mark(&b, h->lo, h->hi);
+    wm_unlock_exclusive();
+    SetEvent(h->taken);
+    Sleep(h->ms);
+    InterlockedExchange(&h->released, 1);
+    wm_lock_exclusive();
+    if (marked)
+        wm_busy_clear(&b);
+    wm_unlock_exclusive();
+    return NULL;
+}
+#endif
+
 long wmt_handle_count(void)
 {
 #ifdef _WIN32

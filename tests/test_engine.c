@@ -733,32 +733,6 @@ void test_engine__shared_mappings_in_four_threads_on_disjoint_ranges_leak_nothin
         close(s[i].fd);
 }
 
-#ifdef _WIN32
-/* Holds [lo, hi) busy for 300 ms, as a thread mapping or unmapping there
- * without the engine lock does. */
-struct busy_hold {
-    uintptr_t lo, hi;
-    HANDLE taken;
-    volatile LONG released;
-};
-
-static void *hold_busy_range(void *arg)
-{
-    struct busy_hold *h = arg;
-    struct wm_busy b;
-    wm_lock_exclusive();
-    bool marked = wm_busy_mark(&b, h->lo, h->hi);
-    wm_unlock_exclusive();
-    SetEvent(h->taken);
-    Sleep(300);
-    InterlockedExchange(&h->released, 1);
-    wm_lock_exclusive();
-    if (marked)
-        wm_busy_clear(&b);
-    wm_unlock_exclusive();
-    return NULL;
-}
-#endif
 
 void test_engine__a_call_on_a_busy_range_waits_while_calls_elsewhere_proceed(void)
 {
@@ -766,10 +740,10 @@ void test_engine__a_call_on_a_busy_range_waits_while_calls_elsewhere_proceed(voi
     size_t pg = wmt_page();
     unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     WMT_REQUIRE(p != MAP_FAILED);
-    struct busy_hold h = {(uintptr_t)p, (uintptr_t)p + pg, CreateEventW(NULL, TRUE, FALSE, NULL), 0};
+    struct wmt_busy_hold h = {(uintptr_t)p, (uintptr_t)p + pg, CreateEventW(NULL, TRUE, FALSE, NULL), 300, 0};
     WMT_REQUIRE(h.taken != NULL);
     pthread_t t;
-    WMT_REQUIRE(pthread_create(&t, NULL, hold_busy_range, &h) == 0);
+    WMT_REQUIRE(pthread_create(&t, NULL, wmt_hold_busy_range, &h) == 0);
     WaitForSingleObject(h.taken, INFINITE);
     /* Elsewhere: a shared mapping made, protected and unmapped at once. */
     unsigned char *q = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -493,32 +493,9 @@ void test_fault__fault_while_the_table_is_locked_waits_for_it(void)
 
 #if defined(_WIN32) && WMT_HAVE_HOOKS
 /* A range another thread is mapping or unmapping without the engine lock
- * is busy; a fault there is decided once it is published.  The hook holds
- * [p, p + len) busy for 200 ms. */
-struct busy_hold {
-    uintptr_t lo, hi;
-    HANDLE taken;
-    volatile LONG released;
-};
-
-static void *hold_busy_range(void *arg)
-{
-    struct busy_hold *h = arg;
-    struct wm_busy b;
-    wm_lock_exclusive();
-    bool marked = wm_busy_mark(&b, h->lo, h->hi);
-    wm_unlock_exclusive();
-    SetEvent(h->taken);
-    Sleep(200);
-    InterlockedExchange(&h->released, 1);
-    wm_lock_exclusive();
-    if (marked)
-        wm_busy_clear(&b);
-    wm_unlock_exclusive();
-    return NULL;
-}
-
-static volatile LONG *busy_released;
+ * is busy; a fault there is decided once it is published (a thread holds
+ * it busy for 200 ms). */
+static volatile long *busy_released;
 static void record_busy_release_and_jump(int sig, siginfo_t *si, void *uc)
 {
     released_at_handler = *busy_released;
@@ -532,13 +509,13 @@ void test_fault__fault_on_a_busy_range_waits_until_it_is_published(void)
     size_t pg = wmt_page();
     unsigned char *p = mmap(NULL, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     WMT_REQUIRE(p != MAP_FAILED);
-    struct busy_hold h = {(uintptr_t)p, (uintptr_t)p + pg, CreateEventW(NULL, TRUE, FALSE, NULL), 0};
+    struct wmt_busy_hold h = {(uintptr_t)p, (uintptr_t)p + pg, CreateEventW(NULL, TRUE, FALSE, NULL), 200, 0};
     WMT_REQUIRE(h.taken != NULL);
     busy_released = &h.released;
     released_at_handler = -1;
     hits = 0;
     pthread_t t;
-    WMT_REQUIRE(pthread_create(&t, NULL, hold_busy_range, &h) == 0);
+    WMT_REQUIRE(pthread_create(&t, NULL, wmt_hold_busy_range, &h) == 0);
     WaitForSingleObject(h.taken, INFINITE);
     install(SIGSEGV, record_busy_release_and_jump, 0);
     WMT_EQ(faults_on_read(p), 1);

@@ -220,6 +220,19 @@ int wmt_pipe(int fds[2]);
 long long wmt_heap_in_use(void);
 /* Windows: open handles of this process; native: open descriptors. */
 long wmt_handle_count(void);
+#ifdef _WIN32
+/* A pthread start routine (needs the test hooks): holds [lo, hi) busy for
+ * ms milliseconds, as a thread mapping or unmapping there without the
+ * engine lock does; sets the event taken once it is marked, released
+ * (to 1) just before it lets go. */
+struct wmt_busy_hold {
+    uintptr_t lo, hi;
+    void *taken;
+    unsigned ms;
+    volatile long released;
+};
+void *wmt_hold_busy_range(void *arg);
+#endif
 
 /* Run this test program again as a child: "--child NAME ARG".  exited and
  * code: it returned or exited (on Windows, code is the raw exit code, an
