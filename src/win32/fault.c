@@ -89,6 +89,29 @@ static struct winmmap_sigaction *action_of(int sig)
     return sig == SIGSEGV ? &actions[0] : sig == SIGBUS ? &actions[1] : NULL;
 }
 
+/* Thread states are carved from one range reserved when the library starts
+ * (wm_fault_init) and committed a batch at a time: a thread's first signal
+ * call (sigsetjmp saves the mask) must not take address space munmap has
+ * just freed, where the program expects a fault (under Wine 8 the next
+ * VirtualAlloc(NULL) takes exactly that range, and the access then reads
+ * the batch). */
+#define ARENA_BYTES ((size_t)1 << 20)
+static volatile uintptr_t arena;
+static volatile LONG arena_used;
+
+static struct thread_state *new_batch(size_t len)
+{
+    if (arena) {
+        LONG at = InterlockedExchangeAdd(&arena_used, (LONG)len);
+        /* Batches need not end on a page: committing a page twice keeps it. */
+        if ((size_t)at + len <= ARENA_BYTES)
+            return VirtualAlloc((void *)(arena + (size_t)at), len, MEM_COMMIT, PAGE_READWRITE)
+                       ? (struct thread_state *)(arena + (size_t)at)
+                       : NULL;
+    }
+    return VirtualAlloc(NULL, len, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+}
+
 /* This thread's state; NULL only when the system has no memory for it.
  * Leaves GetLastError() as it was: the faulting code may be reading it. */
 static struct thread_state *thread_state(void)
@@ -101,9 +124,9 @@ static struct thread_state *thread_state(void)
     if (!t) {
         t = (struct thread_state *)InterlockedPopEntrySList(&free_states);
         if (!t) {
-            /* A page-multiple batch; all but the first go on the free list. */
+            /* A batch; all but the first go on the free list. */
             enum { BATCH = 16 };
-            t = VirtualAlloc(NULL, BATCH * sizeof *t, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+            t = new_batch(BATCH * sizeof *t);
             for (int i = 1; t && i < BATCH; i++)
                 InterlockedPushEntrySList(&free_states, &t[i].link);
         }
@@ -436,6 +459,7 @@ void wm_fault_init(void)
     nt_continue = (LONG(NTAPI *)(CONTEXT *, BOOLEAN))(void (*)(void))GetProcAddress(
         GetModuleHandleW(L"ntdll.dll"), "NtContinue");
 #endif
+    arena = (uintptr_t)VirtualAlloc(NULL, ARENA_BYTES, MEM_RESERVE, PAGE_NOACCESS);
     /* First in line: a fault in our memory is ours before any SEH frame's. */
     AddVectoredExceptionHandler(1, on_exception);
 }
