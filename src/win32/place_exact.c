@@ -400,20 +400,32 @@ static void free_reserved(uintptr_t addr, size_t len)
     give_back(addr, len);
 }
 
+/* Claimed: a placeholder, out of the spare table until it is a view. */
+static int claim(uintptr_t hint, size_t len, uintptr_t *at)
+{
+    return reserve(hint, (len + 4095) & ~(size_t)4095, false, at);
+}
+
+static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
+{
+    (void)hint;
+    *out = at;
+    return map(at, len, m);
+}
+
+static void unclaim(uintptr_t at, size_t len)
+{
+    free_reserved(at, (len + 4095) & ~(size_t)4095);
+}
+
+/* claim, map_claimed and unclaim in one, under the lock. */
 static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
-    size_t rlen = (len + 4095) & ~(size_t)4095;
     uintptr_t a;
-    int err = reserve(hint, rlen, false, &a);
-    if (err)
-        return err;
-    err = map(a, len, m);
-    if (err) {
-        free_reserved(a, rlen);
-        return err;
-    }
-    *out = a;
-    return 0;
+    int err = claim(hint, len, &a);
+    if (!err && (err = map_claimed(a, hint, len, m, out)))
+        unclaim(a, len);
+    return err;
 }
 
 static int split(uintptr_t addr, size_t len, size_t at)
@@ -465,24 +477,6 @@ static void free_view(uintptr_t addr, size_t len, bool priv)
         VirtualFree((void *)addr, 0, MEM_RELEASE);
     else
         wm_sys.UnmapViewOfFile((void *)addr);
-}
-
-/* Claimed: a placeholder, out of the spare table until it is a view. */
-static int claim(uintptr_t hint, size_t len, uintptr_t *at)
-{
-    return reserve(hint, (len + 4095) & ~(size_t)4095, false, at);
-}
-
-static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
-{
-    (void)hint;
-    *out = at;
-    return map(at, len, m);
-}
-
-static void unclaim(uintptr_t at, size_t len)
-{
-    free_reserved(at, (len + 4095) & ~(size_t)4095);
 }
 
 static bool unmap_view(uintptr_t addr, size_t len)
