@@ -358,17 +358,25 @@ static bool carve(size_t len, uintptr_t *out)
     return true;
 }
 
-static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
+/* reserve() short of a new placeholder: *out is 0 when one is needed. */
+static int reserve_kept(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
 {
     int err = hint ? take(hint, hint + len) : EEXIST;
-    if (!err) {
-        *out = hint;
+    *out = hint;
+    if (!err)
         return 0;
-    }
     if (fixed)
         return err;
-    if (reuse_placeholder(len, out) || (len < GRAN && carve(len, out)))
-        return 0;
+    if (!reuse_placeholder(len, out) && !(len < GRAN && carve(len, out)))
+        *out = 0;
+    return 0;
+}
+
+static int reserve(uintptr_t hint, size_t len, bool fixed, uintptr_t *out)
+{
+    int err = reserve_kept(hint, len, fixed, out);
+    if (err || *out)
+        return err;
     void *p = new_placeholder(0, len);
     if (!p)
         return wm_last_errno();
@@ -400,22 +408,33 @@ static void free_reserved(uintptr_t addr, size_t len)
     give_back(addr, len);
 }
 
-/* Claimed: a placeholder, out of the spare table until it is a view. */
+/* Claimed: a placeholder, out of the spare table until it is a view.  When
+ * the view needs a new placeholder (no hint taken, none kept to reuse),
+ * *at is 0 and map_claimed makes it without the lock: Windows chooses its
+ * address, so nothing of ours is in the way, and under Wine VirtualAlloc2
+ * costs about what the view call does. */
 static int claim(uintptr_t hint, size_t len, uintptr_t *at)
 {
-    return reserve(hint, (len + 4095) & ~(size_t)4095, false, at);
+    return reserve_kept(hint, (len + 4095) & ~(size_t)4095, false, at);
 }
 
 static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
     (void)hint;
+    bool fresh = !at;
+    if (fresh && !(at = (uintptr_t)new_placeholder(0, (len + 4095) & ~(size_t)4095)))
+        return wm_last_errno();
+    int err = map(at, len, m);
+    if (err && fresh)
+        VirtualFree((void *)at, 0, MEM_RELEASE); /* ours alone: no table knows it */
     *out = at;
-    return map(at, len, m);
+    return err;
 }
 
 static void unclaim(uintptr_t at, size_t len)
 {
-    free_reserved(at, (len + 4095) & ~(size_t)4095);
+    if (at)
+        free_reserved(at, (len + 4095) & ~(size_t)4095);
 }
 
 /* claim, map_claimed and unclaim in one, under the lock. */
@@ -479,17 +498,29 @@ static void free_view(uintptr_t addr, size_t len, bool priv)
         wm_sys.UnmapViewOfFile((void *)addr);
 }
 
+/* A view from a 64 KiB boundary is unmapped outright, without the lock:
+ * give_back would release its placeholder at once anyway (it can be
+ * reserved again), and that VirtualFree need not wait for the lock. */
 static bool unmap_view(uintptr_t addr, size_t len)
 {
+    if (addr % GRAN == 0)
+        return wm_sys.UnmapViewOfFile((void *)addr);
     return unmap_to_placeholder(addr, len, false);
 }
 
 static void unmapped(uintptr_t addr, size_t len, bool ok)
 {
-    if (ok)
-        give_back(addr, len);
-    else
+    if (!ok) {
         wm_sys.UnmapViewOfFile((void *)addr);
+    } else if (addr % GRAN == 0) {
+        /* What give_back's release would have gone on to: a spare
+         * placeholder right after, reservable now. */
+        struct wm_region *s = wm_region_first_from(&spare, addr + len);
+        if (s && s->start == addr + len)
+            release_spare_from(s);
+    } else {
+        give_back(addr, len);
+    }
 }
 
 static uintptr_t spare_end(uintptr_t addr)
