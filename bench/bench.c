@@ -561,37 +561,58 @@ static void bench_protect_sync(void)
 
 /* ---- threads ---- */
 
-struct worker {
-    void (*op)(void *);
-    void *arg;
-    int n;
-};
-
-static void *op_loop(void *a)
-{
-    struct worker *w = a;
-    for (int i = 0; i < w->n; i++)
-        w->op(w->arg);
-    return NULL;
-}
-
 /* k threads each doing n operations on their own mappings (disjoint
- * ranges); measure() times one such burst per round. */
-struct burst {
-    void (*op)(void *);
+ * ranges); measure() times one such burst per round.  The threads are
+ * started once per row and wait at a barrier between bursts: under Wine a
+ * thread's start and exit cost more than a hundred of the operations, and
+ * would be timed as well. */
+struct pool {
+    pthread_t th[4];
+    pthread_barrier_t start, done;
+    void (*op)(void *); /* set before each burst; NULL: exit */
     void *arg;
     int k, n;
 };
 
-static void run_burst(const struct burst *b, void (*op)(void *))
+static void *pool_worker(void *a)
 {
-    pthread_t th[4];
-    struct worker w = {op, b->arg, b->n};
-    for (int i = 0; i < b->k; i++)
-        if (pthread_create(&th[i], NULL, op_loop, &w))
+    struct pool *p = a;
+    for (;;) {
+        pthread_barrier_wait(&p->start);
+        void (*op)(void *) = p->op;
+        if (!op)
+            return NULL;
+        for (int i = 0; i < p->n; i++)
+            op(p->arg);
+        pthread_barrier_wait(&p->done);
+    }
+}
+
+static void pool_start(struct pool *p, int k, int n, void *arg)
+{
+    p->k = k, p->n = n, p->arg = arg;
+    if (pthread_barrier_init(&p->start, NULL, (unsigned)k + 1) || pthread_barrier_init(&p->done, NULL, (unsigned)k + 1))
+        die("pthread_barrier_init");
+    for (int i = 0; i < k; i++)
+        if (pthread_create(&p->th[i], NULL, pool_worker, p))
             die("pthread_create");
-    for (int i = 0; i < b->k; i++)
-        pthread_join(th[i], NULL);
+}
+
+static void pool_run(struct pool *p, void (*op)(void *))
+{
+    p->op = op;
+    pthread_barrier_wait(&p->start);
+    pthread_barrier_wait(&p->done);
+}
+
+static void pool_stop(struct pool *p)
+{
+    p->op = NULL;
+    pthread_barrier_wait(&p->start);
+    for (int i = 0; i < p->k; i++)
+        pthread_join(p->th[i], NULL);
+    pthread_barrier_destroy(&p->start);
+    pthread_barrier_destroy(&p->done);
 }
 
 /* One kind of mapping timed in 1, 2 and 4 threads against its raw Win32
@@ -608,12 +629,12 @@ static const struct thread_case *burst_case;
 
 static void lib_burst(void *a)
 {
-    run_burst(a, burst_case->lib);
+    pool_run(a, burst_case->lib);
 }
 
 static void raw_burst(void *a)
 {
-    run_burst(a, burst_case->raw);
+    pool_run(a, burst_case->raw);
 }
 
 static void thread_rows(const struct thread_case *tc)
@@ -624,10 +645,12 @@ static void thread_rows(const struct thread_case *tc)
     burst_case = tc;
     for (int k = 0; k < 3; k++) {
         char name[80];
-        struct burst b = {NULL, &c, counts[k], smoke ? 5 : 100};
+        struct pool pool;
+        pool_start(&pool, counts[k], smoke ? 5 : 100, &c);
         snprintf(name, sizeof name, "%s: %d thread%s", tc->what, counts[k], counts[k] > 1 ? "s" : "");
-        struct timing t = measure(lib_burst, tc->raw ? raw_burst : NULL, &b, 1);
-        double per = (double)b.k * b.n;
+        struct timing t = measure(lib_burst, tc->raw ? raw_burst : NULL, &pool, 1);
+        pool_stop(&pool);
+        double per = (double)pool.k * pool.n;
         lib[k] = t.lib / per;
         raw[k] = t.raw / per;
         if (t.raw > 0)

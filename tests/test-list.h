@@ -58,6 +58,7 @@ WMT(engine, mremap_grows_while_threads_start_and_exit, wmt_ranges_held, "mremap(
 WMT(engine, shared_mappings_in_four_threads_on_disjoint_ranges_leak_nothing, NULL, "four threads making, replacing, moving and unmapping shared anonymous and file mappings on their own ranges, while another protects and touches its own, keep their data and leave no handle or region behind")
 WMT(engine, a_call_on_a_busy_range_waits_while_calls_elsewhere_proceed, wmt_windows_only, "a call on a range another thread holds busy (mapping or unmapping it without the engine lock) waits until it is published; calls on other ranges go on meanwhile")
 WMT(engine, view_calls_of_mmap_and_munmap_leave_other_ranges_free, wmt_windows_only, "while one thread's mmap or munmap of a shared mapping waits in its view call (MapViewOfFile*, UnmapViewOfFile*), mprotect, mmap and munmap on other ranges complete")
+WMT(engine, private_memory_calls_of_mmap_and_munmap_leave_other_ranges_free, wmt_windows_only, "while one thread's mmap or munmap of private anonymous memory waits in VirtualAlloc* or VirtualFree, mprotect, mmap and munmap on other ranges complete")
 WMT(mmap, every_prot_combination_maps, NULL, "every PROT combination maps anonymous, private and shared file memory")
 WMT(mmap, prot_exec_runs_code, NULL, "code written to a mapping runs after mprotect(PROT_READ | PROT_EXEC)")
 WMT(mmap, populate_and_noreserve_are_accepted, NULL, "MAP_POPULATE and MAP_NORESERVE are accepted and change no contents")

@@ -782,6 +782,9 @@ static PVOID(WINAPI *real_map3)(HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, U
 static LPVOID(WINAPI *real_mapex)(HANDLE, DWORD, DWORD, DWORD, SIZE_T, LPVOID);
 static BOOL(WINAPI *real_unmap2)(HANDLE, PVOID, ULONG);
 static BOOL(WINAPI *real_unmap)(LPCVOID);
+static LPVOID(WINAPI *real_va)(LPVOID, SIZE_T, DWORD, DWORD);
+static PVOID(WINAPI *real_va2)(HANDLE, PVOID, SIZE_T, ULONG, ULONG, void *, ULONG);
+static BOOL(WINAPI *real_vf)(LPVOID, SIZE_T, DWORD);
 
 static void slow_begin(void)
 {
@@ -831,8 +834,34 @@ static BOOL WINAPI slow_unmap(LPCVOID a)
     return r;
 }
 
+/* Private memory's calls. */
+static LPVOID WINAPI slow_va(LPVOID a, SIZE_T n, DWORD t, DWORD pr)
+{
+    slow_begin();
+    LPVOID r = real_va(a, n, t, pr);
+    slow_end();
+    return r;
+}
+
+static PVOID WINAPI slow_va2(HANDLE p, PVOID a, SIZE_T n, ULONG t, ULONG pr, void *x, ULONG c)
+{
+    slow_begin();
+    PVOID r = real_va2(p, a, n, t, pr, x, c);
+    slow_end();
+    return r;
+}
+
+static BOOL WINAPI slow_vf(LPVOID a, SIZE_T n, DWORD t)
+{
+    slow_begin();
+    BOOL r = real_vf(a, n, t);
+    slow_end();
+    return r;
+}
+
 struct slow_call {
     size_t len;
+    int type; /* MAP_SHARED or MAP_PRIVATE */
     bool unmap;
     void *p;
 };
@@ -844,7 +873,7 @@ static void *slow_caller(void *arg)
     if (s->unmap)
         munmap(s->p, s->len);
     else
-        s->p = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        s->p = mmap(NULL, s->len, PROT_READ | PROT_WRITE, s->type | MAP_ANONYMOUS, -1, 0);
     slow_thread = 0;
     SetEvent(slow_entered); /* in case the view call was never reached */
     return NULL;
@@ -857,12 +886,17 @@ static int calls_beside_a_slow_view_call(struct slow_call *s, unsigned char *oth
 {
     real_map3 = wm_sys.MapViewOfFile3, real_mapex = wm_sys.MapViewOfFileEx;
     real_unmap2 = wm_sys.UnmapViewOfFile2, real_unmap = wm_sys.UnmapViewOfFile;
+    real_va = wm_sys.VirtualAlloc, real_va2 = wm_sys.VirtualAlloc2, real_vf = wm_sys.VirtualFree;
     if (real_map3)
         wm_sys.MapViewOfFile3 = slow_map3;
     if (real_unmap2)
         wm_sys.UnmapViewOfFile2 = slow_unmap2;
+    if (real_va2)
+        wm_sys.VirtualAlloc2 = slow_va2;
     wm_sys.MapViewOfFileEx = slow_mapex;
     wm_sys.UnmapViewOfFile = slow_unmap;
+    wm_sys.VirtualAlloc = slow_va;
+    wm_sys.VirtualFree = slow_vf;
     slow_inside = 0;
     slow_entered = CreateEventW(NULL, FALSE, FALSE, NULL);
     slow_release = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -880,6 +914,7 @@ static int calls_beside_a_slow_view_call(struct slow_call *s, unsigned char *oth
     }
     wm_sys.MapViewOfFile3 = real_map3, wm_sys.MapViewOfFileEx = real_mapex;
     wm_sys.UnmapViewOfFile2 = real_unmap2, wm_sys.UnmapViewOfFile = real_unmap;
+    wm_sys.VirtualAlloc = real_va, wm_sys.VirtualAlloc2 = real_va2, wm_sys.VirtualFree = real_vf;
     if (slow_entered)
         CloseHandle(slow_entered);
     if (slow_release)
@@ -888,13 +923,16 @@ static int calls_beside_a_slow_view_call(struct slow_call *s, unsigned char *oth
 }
 #endif
 
-void test_engine__view_calls_of_mmap_and_munmap_leave_other_ranges_free(void)
+/* One thread's mmap and then munmap of a mapping of type len bytes long,
+ * each slowed in its first Win32 call made without the lock; the calls on
+ * other ranges meanwhile must not wait for it. */
+static void check_calls_beside(int type, size_t len)
 {
 #ifdef _WIN32
     size_t pg = wmt_page();
     unsigned char *other = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     WMT_REQUIRE(other != MAP_FAILED);
-    struct slow_call s = {4 * pg, false, NULL};
+    struct slow_call s = {len, type, false, NULL};
     int beside_mmap = calls_beside_a_slow_view_call(&s, other, pg);
     WMT_REQUIRE(s.p != MAP_FAILED && s.p != NULL);
     memset(s.p, 0x5a, s.len);
@@ -907,6 +945,19 @@ void test_engine__view_calls_of_mmap_and_munmap_leave_other_ranges_free(void)
     WMT_AUDIT();
     munmap(other, pg);
 #else
+    (void)type, (void)len;
     WMT_LACKS("winmmap's Win32 call table on Windows");
 #endif
+}
+
+void test_engine__view_calls_of_mmap_and_munmap_leave_other_ranges_free(void)
+{
+    check_calls_beside(MAP_SHARED, 4 * wmt_page());
+}
+
+void test_engine__private_memory_calls_of_mmap_and_munmap_leave_other_ranges_free(void)
+{
+    /* 64 KiB multiples: smaller ones are carved from a placeholder under
+     * the lock (exact strategy), which is not the call checked here. */
+    check_calls_beside(MAP_PRIVATE, 4 * 65536);
 }

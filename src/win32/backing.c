@@ -348,12 +348,13 @@ void wm_resume_closing(struct wm_closer *c)
     closer = c;
 }
 
-bool wm_defer_unmap(uintptr_t start, uintptr_t end)
+bool wm_defer_unmap(uintptr_t start, uintptr_t end, bool priv)
 {
     if (!closer || !closer->views || closer->nv == sizeof closer->v / sizeof closer->v[0])
         return false;
     closer->v[closer->nv].start = start;
     closer->v[closer->nv].end = end;
+    closer->v[closer->nv].priv = priv;
     closer->nv++;
     return true;
 }
@@ -372,17 +373,17 @@ static void unmap_deferred(struct wm_closer *c)
     struct wm_busy busy;
     if (!c->nv || !wm_busy_mark(&busy, lo, hi)) {
         for (size_t i = 0; i < c->nv; i++)
-            pl->free_view(c->v[i].start, c->v[i].end - c->v[i].start, false);
+            pl->free_view(c->v[i].start, c->v[i].end - c->v[i].start, c->v[i].priv);
         wm_unlock_exclusive();
         return;
     }
     wm_unlock_exclusive();
     bool ok[sizeof c->v / sizeof c->v[0]];
     for (size_t i = 0; i < c->nv; i++)
-        ok[i] = pl->unmap_view(c->v[i].start, c->v[i].end - c->v[i].start);
+        ok[i] = pl->unmap_view(c->v[i].start, c->v[i].end - c->v[i].start, c->v[i].priv);
     wm_lock_exclusive();
     for (size_t i = 0; i < c->nv; i++)
-        pl->unmapped(c->v[i].start, c->v[i].end - c->v[i].start, ok[i]);
+        pl->unmapped(c->v[i].start, c->v[i].end - c->v[i].start, c->v[i].priv, ok[i]);
     wm_busy_clear(&busy);
     wm_unlock_exclusive();
 }

@@ -101,19 +101,21 @@ void wm_backing_release(struct wm_backing *b);
 struct wm_closer {
     size_t n;
     HANDLE h[32];
-    /* With views set (munmap): whole section views removed from the table
-     * are unmapped after unlocking too, their range busy meanwhile. */
+    /* With views set (munmap): whole views removed from the table (of a
+     * section, or private memory) are unmapped after unlocking too, their
+     * range busy meanwhile. */
     bool views;
     size_t nv;
     struct {
         uintptr_t start, end;
+        bool priv;
     } v[8];
 };
 void wm_defer_closing(struct wm_closer *c);
 void wm_close_deferred(struct wm_closer *c);
-/* Whether the view [start, end) of a section, out of the table now, is
- * left to wm_close_deferred to unmap. */
-bool wm_defer_unmap(uintptr_t start, uintptr_t end);
+/* Whether the view [start, end) (priv: of private memory), out of the
+ * table now, is left to wm_close_deferred to unmap. */
+bool wm_defer_unmap(uintptr_t start, uintptr_t end, bool priv);
 /* Around letting go of the lock in the middle of a call that defers
  * closing: the collector is the lock holder's. */
 struct wm_closer *wm_suspend_closing(void);
@@ -141,8 +143,6 @@ struct wm_maparg wm_backing_maparg(const struct wm_backing *b, uint64_t offset);
 struct wm_place {
     const char *name;
     size_t page;
-    /* Map a whole new view anywhere (at hint if free). */
-    int (*map_new)(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out);
     /* Reserve len bytes: exactly at hint when fixed, else at hint if free or
      * anywhere.  A fixed range found taken by another allocation gives
      * EEXIST (wm_taken_errno), so that callers that replace nothing can say
@@ -178,19 +178,20 @@ struct wm_place {
     /* Free [addr, addr+len) of an adopted reservation (legacy; NULL in exact,
      * which adopts whole granules only: see fork.c, join_gaps). */
     void (*release_adopted)(uintptr_t addr, size_t len);
-    /* map_new and free_view of a section view in steps, so that the view
-     * call (a wineserver round trip under Wine) runs without the engine
-     * lock.  claim (locked): take what the view needs (*at: where it will
-     * go, 0 if Windows chooses); map_claimed (unlocked): the view, at *out;
-     * unclaim (locked): undo claim after map_claimed failed. */
+    /* A whole new view anywhere (at hint if free) and free_view, in steps,
+     * so that the Win32 calls (a wineserver round trip for a section view
+     * under Wine; for private memory, Wine's own lock) run without the
+     * engine lock.  claim (locked): take what the view needs (*at: where it
+     * will go, 0 if Windows chooses); map_claimed (unlocked): the view, at
+     * *out; unclaim (locked): undo claim after map_claimed failed. */
     int (*claim)(uintptr_t hint, size_t len, uintptr_t *at);
     int (*map_claimed)(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m,
                        uintptr_t *out);
     void (*unclaim)(uintptr_t at, size_t len);
     /* unmap_view (unlocked): the Win32 call, false if it failed; then
      * unmapped (locked) does what free_view does besides. */
-    bool (*unmap_view)(uintptr_t addr, size_t len);
-    void (*unmapped)(uintptr_t addr, size_t len, bool ok);
+    bool (*unmap_view)(uintptr_t addr, size_t len, bool priv);
+    void (*unmapped)(uintptr_t addr, size_t len, bool priv, bool ok);
 };
 
 extern const struct wm_place wm_place_exact;

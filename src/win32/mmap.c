@@ -265,9 +265,9 @@ out:
     return err;
 }
 
-/* map_new of a section view, with the view made without the lock: its
- * range (or, where Windows chooses the address, the call) is busy until
- * the caller publishes the region and clears *busy (when *marked). */
+/* A whole new view, made without the lock: its range (or, where Windows
+ * chooses the address, the call) is busy until the caller publishes the
+ * region and clears *busy (when *marked). */
 static int map_new_unlocked(uintptr_t hint, size_t len, const struct wm_maparg *m, struct wm_busy *busy,
                             bool *marked, uintptr_t *out)
 {
@@ -312,7 +312,7 @@ static int place_anywhere(struct request *q, uintptr_t hint, size_t rlen)
         size_t len = q->b->size - q->offset < rlen ? (size_t)(q->b->size - q->offset) : rlen;
         struct wm_busy busy;
         bool marked = false;
-        err = m.section ? map_new_unlocked(hint, len, &m, &busy, &marked, &a) : pl->map_new(hint, len, &m, &a);
+        err = map_new_unlocked(hint, len, &m, &busy, &marked, &a);
         if (err) {
             wm_region_free(r);
             return err;
@@ -561,7 +561,7 @@ int munmap(void *addr, size_t len)
         struct wm_closer c;
         wm_lock_range(lo, hi - lo);
         wm_defer_closing(&c);
-        c.views = true; /* whole section views are unmapped after unlocking */
+        c.views = true; /* whole views are unmapped after unlocking */
         err = wm_isolate_range(lo, hi);
         if (!err)
             wm_remove_range(lo, hi);

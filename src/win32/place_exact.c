@@ -437,16 +437,6 @@ static void unclaim(uintptr_t at, size_t len)
         free_reserved(at, (len + 4095) & ~(size_t)4095);
 }
 
-/* claim, map_claimed and unclaim in one, under the lock. */
-static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
-{
-    uintptr_t a;
-    int err = claim(hint, len, &a);
-    if (!err && (err = map_claimed(a, hint, len, m, out)))
-        unclaim(a, len);
-    return err;
-}
-
 static int split(uintptr_t addr, size_t len, size_t at)
 {
     if (!cut_placeholder(addr, at, addr + len))
@@ -481,38 +471,26 @@ static int unmap(uintptr_t addr, size_t len, bool priv)
     return unmap_to_placeholder(addr, len, priv) ? 0 : wm_last_errno();
 }
 
-static void free_view(uintptr_t addr, size_t len, bool priv)
+/* A section view from a 64 KiB boundary is unmapped outright, without the
+ * lock: give_back would release its placeholder at once anyway (it can be
+ * reserved again).  Private memory keeps its placeholder, for reuse. */
+static bool unmap_view(uintptr_t addr, size_t len, bool priv)
 {
-    /* Keep the range as a placeholder (see give_back; private memory's for
-     * reuse); should that ever fail, release it outright rather than leave
-     * the view. */
-    if (unmap_to_placeholder(addr, len, priv)) {
-        if (priv && addr % GRAN == 0)
-            keep_for_reuse(addr, len);
-        else
-            give_back(addr, len);
-    }
-    else if (priv)
-        VirtualFree((void *)addr, 0, MEM_RELEASE);
-    else
-        wm_sys.UnmapViewOfFile((void *)addr);
-}
-
-/* A view from a 64 KiB boundary is unmapped outright, without the lock:
- * give_back would release its placeholder at once anyway (it can be
- * reserved again), and that VirtualFree need not wait for the lock. */
-static bool unmap_view(uintptr_t addr, size_t len)
-{
-    if (addr % GRAN == 0)
+    if (!priv && addr % GRAN == 0)
         return wm_sys.UnmapViewOfFile((void *)addr);
-    return unmap_to_placeholder(addr, len, false);
+    return unmap_to_placeholder(addr, len, priv);
 }
 
-static void unmapped(uintptr_t addr, size_t len, bool ok)
+static void unmapped(uintptr_t addr, size_t len, bool priv, bool ok)
 {
     if (!ok) {
-        wm_sys.UnmapViewOfFile((void *)addr);
-    } else if (addr % GRAN == 0) {
+        if (priv)
+            VirtualFree((void *)addr, 0, MEM_RELEASE);
+        else
+            wm_sys.UnmapViewOfFile((void *)addr);
+    } else if (priv && addr % GRAN == 0) {
+        keep_for_reuse(addr, len);
+    } else if (!priv && addr % GRAN == 0) {
         /* What give_back's release would have gone on to: a spare
          * placeholder right after, reservable now. */
         struct wm_region *s = wm_region_first_from(&spare, addr + len);
@@ -521,6 +499,12 @@ static void unmapped(uintptr_t addr, size_t len, bool ok)
     } else {
         give_back(addr, len);
     }
+}
+
+/* Both steps, under the lock. */
+static void free_view(uintptr_t addr, size_t len, bool priv)
+{
+    unmapped(addr, len, priv, unmap_view(addr, len, priv));
 }
 
 static uintptr_t spare_end(uintptr_t addr)
@@ -555,7 +539,6 @@ static bool is_available(uintptr_t lo, uintptr_t hi)
 const struct wm_place wm_place_exact = {
     .name = "exact",
     .page = 4096,
-    .map_new = map_new,
     .reserve = reserve,
     .available = is_available,
     .split = split,

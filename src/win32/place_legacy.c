@@ -90,7 +90,7 @@ static void free_reserved(uintptr_t addr, size_t len)
 /* Set once a range released for a split was taken by another allocation
  * (a new thread's stack, say) before we took it back.  From then on a range
  * is released only after checking that it is still our allocation. */
-static bool lost;
+static volatile bool lost; /* read by munmap's VirtualFree without the lock */
 
 /* Take [addr, addr+len) back after releasing it; on failure the range is lost
  * to whoever took it, which the caller reports as ENOMEM. */
@@ -259,22 +259,29 @@ static void *new_view(const struct wm_maparg *m, size_t len, uintptr_t at)
  * upper address space a Linux mapping of its own, 128 KiB below the previous
  * one; with ~95 000 of them the process has no Linux mapping left for its
  * heap.  Side by side, neighbours of one protection are one Linux mapping.
- * Guarded by the engine lock. */
+ * Guarded by a lock of its own: new memory is made without the engine's. */
+static SRWLOCK last_lock = SRWLOCK_INIT;
 static uintptr_t last_lo, last_hi;
 static bool last_up;
 
 static void *new_private_near_last(const struct wm_maparg *m, size_t len)
 {
-    if (!last_hi)
+    AcquireSRWLockShared(&last_lock);
+    uintptr_t lo = last_lo, hi = last_hi;
+    bool last = last_up;
+    ReleaseSRWLockShared(&last_lock);
+    if (!hi)
         return NULL;
-    uintptr_t at[2] = {last_lo - len, last_hi}; /* below, above */
+    uintptr_t at[2] = {lo - len, hi}; /* below, above */
     for (int k = 0; k < 2; k++) {
-        bool up = k ? !last_up : last_up;
-        if (!up && last_lo < len)
+        bool up = k ? !last : last;
+        if (!up && lo < len)
             continue;
         void *p = new_view(m, len, at[up]);
         if (p) {
+            AcquireSRWLockExclusive(&last_lock);
             last_up = up;
+            ReleaseSRWLockExclusive(&last_lock);
             return p;
         }
     }
@@ -289,8 +296,10 @@ static int map_new(uintptr_t hint, size_t len, const struct wm_maparg *m, uintpt
     if (!p)
         return wm_last_errno();
     if (!m->section) {
+        AcquireSRWLockExclusive(&last_lock);
         last_lo = (uintptr_t)p;
         last_hi = last_lo + len;
+        ReleaseSRWLockExclusive(&last_lock);
     }
     *out = (uintptr_t)p;
     return 0;
@@ -309,14 +318,6 @@ static int unmap(uintptr_t addr, size_t len, bool priv)
     return 0;
 }
 
-static void free_view(uintptr_t addr, size_t len, bool priv)
-{
-    if (!priv)
-        wm_sys.UnmapViewOfFile((void *)addr);
-    else if (!lost || still_ours(addr, len))
-        VirtualFree((void *)addr, 0, MEM_RELEASE);
-}
-
 static int claim(uintptr_t hint, size_t len, uintptr_t *at)
 {
     (void)hint, (void)len;
@@ -328,7 +329,7 @@ static int claim(uintptr_t hint, size_t len, uintptr_t *at)
 static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
     (void)at;
-    int err = map_new(hint, len, m, out); /* a section's view: no state of ours */
+    int err = map_new(hint, len, m, out); /* no state of ours but last_lo's, locked apart */
     InterlockedDecrement(&unlocked_maps);
     return err;
 }
@@ -339,16 +340,25 @@ static void unclaim(uintptr_t at, size_t len)
 }
 
 /* An unmapped view's range is free for good: nothing to settle. */
-static bool unmap_view(uintptr_t addr, size_t len)
+static bool unmap_view(uintptr_t addr, size_t len, bool priv)
 {
-    (void)len;
-    wm_sys.UnmapViewOfFile((void *)addr);
+    if (!priv)
+        wm_sys.UnmapViewOfFile((void *)addr);
+    else if (!lost || still_ours(addr, len))
+        return wm_sys.VirtualFree((void *)addr, 0, MEM_RELEASE);
     return true;
 }
 
-static void unmapped(uintptr_t addr, size_t len, bool ok)
+static void unmapped(uintptr_t addr, size_t len, bool priv, bool ok)
 {
-    (void)addr, (void)len, (void)ok;
+    (void)len, (void)priv;
+    if (!ok)
+        VirtualFree((void *)addr, 0, MEM_RELEASE); /* free_view cannot fail */
+}
+
+static void free_view(uintptr_t addr, size_t len, bool priv)
+{
+    unmapped(addr, len, priv, unmap_view(addr, len, priv));
 }
 
 static uintptr_t spare_end(uintptr_t addr)
@@ -385,7 +395,6 @@ static uintptr_t reservation_end(uintptr_t addr, uintptr_t e)
 const struct wm_place wm_place_legacy = {
     .name = "legacy",
     .page = 65536,
-    .map_new = map_new,
     .reserve = reserve,
     .split = split,
     .available = available,

@@ -455,7 +455,7 @@ void wm_remove_range(uintptr_t lo, uintptr_t hi)
         if (r->end == r->vend) {
             if (is_reserved(r))
                 wm_engine.place->free_reserved(r->vstart, r->vend - r->vstart);
-            else if (r->backing->priv || !wm_defer_unmap(r->vstart, r->vend))
+            else if (!wm_defer_unmap(r->vstart, r->vend, r->backing->priv))
                 wm_engine.place->free_view(r->vstart, r->vend - r->vstart, r->backing->priv);
         }
         wm_backing_release(r->backing);
