@@ -10,11 +10,12 @@
 
 #include <errno.h>
 
-/* Section views being mapped without the engine lock (claim ..
- * map_claimed), where Windows chooses.  Such a view could take a range
- * another thread has released to take it again (split, join, map, unmap
- * below, all with the lock held): those steps first let the views under
- * way land (settle), and no new one starts while the lock is held. */
+/* Views and private memory being made without the engine lock (claim ..
+ * map_claimed), where Windows chooses or next to the last private memory.
+ * Such a call could take a range another thread has released to take it
+ * again (split, join, map, unmap below, all with the lock held): those
+ * steps first let the calls under way land (settle), and no new one starts
+ * while the lock is held. */
 static volatile LONG unlocked_maps;
 
 static void settle(void)
