@@ -359,6 +359,8 @@ bool wm_defer_unmap(uintptr_t start, uintptr_t end, bool priv)
     return true;
 }
 
+volatile LONG wm_unmaps_under_way;
+
 /* Unmap the views c collected without the lock, their range busy; under
  * the lock when the range cannot be marked (a thread waits for every busy
  * range).  Returns with the lock let go. */
@@ -377,10 +379,13 @@ static void unmap_deferred(struct wm_closer *c)
         wm_unlock_exclusive();
         return;
     }
+    InterlockedExchangeAdd(&wm_unmaps_under_way, (LONG)c->nv);
     wm_unlock_exclusive();
     bool ok[sizeof c->v / sizeof c->v[0]];
-    for (size_t i = 0; i < c->nv; i++)
+    for (size_t i = 0; i < c->nv; i++) {
         ok[i] = pl->unmap_view(c->v[i].start, c->v[i].end - c->v[i].start, c->v[i].priv);
+        InterlockedDecrement(&wm_unmaps_under_way);
+    }
     wm_lock_exclusive();
     for (size_t i = 0; i < c->nv; i++)
         pl->unmapped(c->v[i].start, c->v[i].end - c->v[i].start, c->v[i].priv, ok[i]);

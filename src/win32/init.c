@@ -123,7 +123,7 @@ void wm_busy_clear(struct wm_busy *b)
     WakeAllConditionVariable(&published);
 }
 
-static bool busy_over(uintptr_t lo, uintptr_t hi)
+bool wm_busy_over(uintptr_t lo, uintptr_t hi)
 {
     for (struct wm_busy *b = busy_list; b; b = b->next)
         if (b->lo < hi && lo < b->hi)
@@ -133,7 +133,7 @@ static bool busy_over(uintptr_t lo, uintptr_t hi)
 
 bool wm_busy_at(uintptr_t addr)
 {
-    return busy_over(addr, addr + 1);
+    return wm_busy_over(addr, addr + 1);
 }
 
 /* Sleep until another thread publishes a busy range, the lock let go
@@ -151,7 +151,7 @@ static void sleep_on_busy(bool shared)
 
 void wm_busy_wait(uintptr_t lo, uintptr_t hi, bool shared)
 {
-    while (lo < hi && busy_over(lo, hi))
+    while (lo < hi && wm_busy_over(lo, hi))
         sleep_on_busy(shared);
 }
 

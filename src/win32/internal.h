@@ -116,6 +116,10 @@ void wm_close_deferred(struct wm_closer *c);
 /* Whether the view [start, end) (priv: of private memory), out of the
  * table now, is left to wm_close_deferred to unmap. */
 bool wm_defer_unmap(uintptr_t start, uintptr_t end, bool priv);
+/* How many such unmap calls have been let go and not yet returned: counted
+ * up under the lock, so a thread holding it that waits for 0 waits for
+ * those calls only (place_exact.c, plug_below). */
+extern volatile LONG wm_unmaps_under_way;
 /* Around letting go of the lock in the middle of a call that defers
  * closing: the collector is the lock holder's. */
 struct wm_closer *wm_suspend_closing(void);
@@ -233,9 +237,10 @@ struct wm_busy {
 };
 bool wm_busy_mark(struct wm_busy *b, uintptr_t lo, uintptr_t hi);
 void wm_busy_clear(struct wm_busy *b);
-/* With the lock held (shared or exclusively): whether addr is busy; wait
- * until nothing in [lo, hi) is, or nothing at all. */
+/* With the lock held (shared or exclusively): whether addr, or anything in
+ * [lo, hi), is busy; wait until nothing in [lo, hi) is, or nothing at all. */
 bool wm_busy_at(uintptr_t addr);
+bool wm_busy_over(uintptr_t lo, uintptr_t hi);
 void wm_busy_wait(uintptr_t lo, uintptr_t hi, bool shared);
 void wm_busy_wait_all(bool shared);
 /* Take the lock for a call on [addr, addr+len) (or on the whole table),

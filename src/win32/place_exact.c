@@ -80,15 +80,21 @@ static uintptr_t plug_below(uintptr_t lo, uintptr_t hi, bool join)
     MEMORY_BASIC_INFORMATION mi;
     if (!wm_engine.placeholder_free_list_bug || hi <= g + GRAN || g < GRAN)
         return 0; /* views within one granule list none of theirs as free */
-    if (!VirtualQuery((void *)(g - GRAN), &mi, sizeof mi) || mi.State != MEM_FREE ||
-        (uintptr_t)mi.BaseAddress + mi.RegionSize < g)
-        return 0; /* the granule below is not free */
     bool before = lo % GRAN && (!VirtualQuery((void *)g, &mi, sizeof mi) || mi.State != MEM_FREE ||
                                 (uintptr_t)mi.BaseAddress + mi.RegionSize < lo);
     bool inside = join && VirtualQuery((void *)lo, &mi, sizeof mi) &&
                   (uintptr_t)mi.BaseAddress + mi.RegionSize < g + GRAN;
     if (!before && !inside)
         return 0;
+    /* A munmap let go without the lock (its range busy) may be freeing the
+     * granule below: let those calls land before looking (they need no
+     * lock to, and no new one starts while we hold it). */
+    if (wm_busy_over(g - GRAN, g))
+        while (wm_unmaps_under_way)
+            SwitchToThread();
+    if (!VirtualQuery((void *)(g - GRAN), &mi, sizeof mi) || mi.State != MEM_FREE ||
+        (uintptr_t)mi.BaseAddress + mi.RegionSize < g)
+        return 0; /* the granule below is not free */
     return VirtualAlloc((void *)(g - GRAN), GRAN, MEM_RESERVE, PAGE_NOACCESS) ? g - GRAN : 0;
 }
 
@@ -474,9 +480,14 @@ static int unmap(uintptr_t addr, size_t len, bool priv)
 /* A section view from a 64 KiB boundary is unmapped outright, without the
  * lock: give_back would release its placeholder at once anyway (it can be
  * reserved again).  Private memory keeps its placeholder, for reuse. */
+static bool outright(uintptr_t addr, bool priv)
+{
+    return !priv && addr % GRAN == 0;
+}
+
 static bool unmap_view(uintptr_t addr, size_t len, bool priv)
 {
-    if (!priv && addr % GRAN == 0)
+    if (outright(addr, priv))
         return wm_sys.UnmapViewOfFile((void *)addr);
     return unmap_to_placeholder(addr, len, priv);
 }
@@ -490,7 +501,7 @@ static void unmapped(uintptr_t addr, size_t len, bool priv, bool ok)
             wm_sys.UnmapViewOfFile((void *)addr);
     } else if (priv && addr % GRAN == 0) {
         keep_for_reuse(addr, len);
-    } else if (!priv && addr % GRAN == 0) {
+    } else if (outright(addr, priv)) {
         /* What give_back's release would have gone on to: a spare
          * placeholder right after, reservable now. */
         struct wm_region *s = wm_region_first_from(&spare, addr + len);
