@@ -591,7 +591,8 @@ static void *pool_worker(void *a)
 static void pool_start(struct pool *p, int k, int n, void *arg)
 {
     p->k = k, p->n = n, p->arg = arg;
-    if (pthread_barrier_init(&p->start, NULL, (unsigned)k + 1) || pthread_barrier_init(&p->done, NULL, (unsigned)k + 1))
+    if (pthread_barrier_init(&p->start, NULL, (unsigned)k + 1) ||
+        pthread_barrier_init(&p->done, NULL, (unsigned)k + 1))
         die("pthread_barrier_init");
     for (int i = 0; i < k; i++)
         if (pthread_create(&p->th[i], NULL, pool_worker, p))
