@@ -180,6 +180,7 @@ WMT(engine, failed_truncate_and_mremap_change_nothing, wmt_windows_only, "ftrunc
 WMT(engine, protection_round_trips_leak_no_handle_or_heap, NULL, "1000 mmap/mprotect round trip/munmap cycles leave handles and heap as they were")
 WMT(engine, calls_whose_undo_only_releases_survive_persistent_failure, wmt_windows_only, "with every Win32 call from the n-th on failing, a new mapping and msync fail with ENOMEM and change nothing")
 WMT(engine, a_range_refused_as_taken_moves_mremap_and_fails_fixed_mmap, wmt_windows_only, "free pages after a mapping that Windows then refuses as taken (another thread's allocation, a Linux mapping Wine lists as free): mremap grows by moving; MAP_FIXED_NOREPLACE there fails with EEXIST, MAP_FIXED with ENOMEM, and both leave the range free")
+WMT(engine, a_failed_view_call_leaves_no_reservation, wmt_windows_only, "an mmap whose view call fails leaves the address space as it was: the placeholder made for the view (exact strategy) is given back")
 WMT(engine, win32_errors_become_their_posix_errno, wmt_windows_only, "each Win32 error of the translation table reaches the caller as its POSIX errno (others: EIO)")
 WMT(mlock, large_range_grows_the_quota, wmt_memlock_limited, "mlock of 16 MiB succeeds: the working-set quota grows as needed")
 WMT(mlock, mremap_keeps_the_lock, wmt_needs_mremap, "a locked mapping moved and grown by mremap stays locked, new pages too")

@@ -340,6 +340,48 @@ void test_engine__win32_errors_become_their_posix_errno(void)
 #endif
 }
 
+#ifdef _WIN32
+/* Bytes of the address space reserved or committed by anyone. */
+static size_t taken_bytes(void)
+{
+    size_t n = 0;
+    MEMORY_BASIC_INFORMATION mi;
+    for (uintptr_t a = 0x10000; VirtualQuery((void *)a, &mi, sizeof mi);
+         a = (uintptr_t)mi.BaseAddress + mi.RegionSize)
+        if (mi.State != MEM_FREE)
+            n += mi.RegionSize;
+    return n;
+}
+
+/* mmap of a 256 KiB shared mapping with its view call made to fail. */
+static int failed_view_mmap(const char *view_call)
+{
+    wm_sys_inject_only(view_call);
+    wm_sys_inject(1, ERROR_NOT_ENOUGH_MEMORY, false);
+    void *p = mmap(NULL, 4 * 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int e = errno;
+    wm_sys_inject(0, 0, false);
+    wm_sys_inject_only(NULL);
+    if (p != MAP_FAILED)
+        munmap(p, 4 * 65536);
+    return p == MAP_FAILED ? e : 0;
+}
+#endif
+
+void test_engine__a_failed_view_call_leaves_no_reservation(void)
+{
+#ifdef _WIN32
+    const char *view = strcmp(winmmap_strategy(), "exact") == 0 ? "MapViewOfFile3" : "MapViewOfFileEx";
+    WMT_EQ(failed_view_mmap(view), ENOMEM); /* warms up what the library keeps */
+    size_t before = taken_bytes();
+    WMT_EQ(failed_view_mmap(view), ENOMEM);
+    WMT_EQ(taken_bytes(), before);
+    WMT_AUDIT();
+#else
+    WMT_LACKS("winmmap's Win32 call table on Windows");
+#endif
+}
+
 void test_engine__a_range_refused_as_taken_moves_mremap_and_fails_fixed_mmap(void)
 {
 #ifdef _WIN32

@@ -187,7 +187,8 @@ struct wm_place {
      * under Wine; for private memory, Wine's own lock) run without the
      * engine lock.  claim (locked): take what the view needs (*at: where it
      * will go, 0 if Windows chooses); map_claimed (unlocked): the view, at
-     * *out; unclaim (locked): undo claim after map_claimed failed. */
+     * *out; unclaim (locked): after map_claimed failed, give back what it
+     * left in *out (claimed or made; 0: nothing). */
     int (*claim)(uintptr_t hint, size_t len, uintptr_t *at);
     int (*map_claimed)(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m,
                        uintptr_t *out);

@@ -278,17 +278,20 @@ static int map_new_unlocked(uintptr_t hint, size_t len, const struct wm_maparg *
     if (err)
         return err;
     *marked = wm_busy_mark(busy, at, at ? at + rlen : 0);
+    uintptr_t got = 0;
     if (*marked) {
         struct wm_closer *c = wm_suspend_closing();
         wm_unlock_exclusive();
-        err = pl->map_claimed(at, hint, len, m, out);
+        err = pl->map_claimed(at, hint, len, m, &got);
         wm_lock_exclusive();
         wm_resume_closing(c);
     } else {
-        err = pl->map_claimed(at, hint, len, m, out);
+        err = pl->map_claimed(at, hint, len, m, &got);
     }
     if (err)
-        pl->unclaim(at, len);
+        pl->unclaim(got, len);
+    else
+        *out = got;
     if (err && *marked) {
         wm_busy_clear(busy);
         *marked = false;

@@ -427,14 +427,13 @@ static int claim(uintptr_t hint, size_t len, uintptr_t *at)
 static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
 {
     (void)hint;
-    bool fresh = !at;
-    if (fresh && !(at = (uintptr_t)new_placeholder(0, (len + 4095) & ~(size_t)4095)))
+    /* A new placeholder whose view fails goes back through unclaim, under
+     * the lock, like a claimed one: plug_below waits only for munmap's
+     * frees made without it. */
+    if (!at && !(at = (uintptr_t)new_placeholder(0, (len + 4095) & ~(size_t)4095)))
         return wm_last_errno();
-    int err = map(at, len, m);
-    if (err && fresh)
-        VirtualFree((void *)at, 0, MEM_RELEASE); /* ours alone: no table knows it */
     *out = at;
-    return err;
+    return map(at, len, m);
 }
 
 static void unclaim(uintptr_t at, size_t len)
