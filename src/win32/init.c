@@ -163,16 +163,23 @@ void wm_busy_wait_all(bool shared)
     InterlockedDecrement(&draining);
 }
 
+/* Where [addr, addr+len) ends, at most at the top of the address space
+ * (the arguments are the caller's, not yet checked). */
+static uintptr_t range_end(uintptr_t addr, size_t len)
+{
+    return len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len;
+}
+
 void wm_lock_range(uintptr_t addr, size_t len)
 {
     wm_lock_exclusive();
-    wm_busy_wait(addr, len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len, false);
+    wm_busy_wait(addr, range_end(addr, len), false);
 }
 
 void wm_lock_range_shared(uintptr_t addr, size_t len)
 {
     wm_lock_shared();
-    wm_busy_wait(addr, len > UINTPTR_MAX - addr ? UINTPTR_MAX : addr + len, true);
+    wm_busy_wait(addr, range_end(addr, len), true);
 }
 
 void wm_lock_all(void)

@@ -12,6 +12,12 @@
 #include "region.h"
 #include "sys.h"
 
+/* v rounded up to a multiple of page (a power of two). */
+static inline size_t wm_round_up(size_t v, size_t page)
+{
+    return (v + page - 1) & ~(page - 1);
+}
+
 /* ---- errno.c ---- */
 int wm_errno_from_win32(DWORD err);
 /* wm_errno_from_win32(GetLastError()) */

@@ -21,11 +21,6 @@ struct request {
     uint16_t rflags;
 };
 
-static size_t round_up(size_t v, size_t page)
-{
-    return (v + page - 1) & ~(page - 1);
-}
-
 /* Can every part of [lo, hi) outside our regions be taken?  Memory the
  * library did not map (heap, images, stacks) never can. */
 static bool gaps_are_free(uintptr_t lo, uintptr_t hi)
@@ -273,7 +268,7 @@ static int map_new_unlocked(uintptr_t hint, size_t len, const struct wm_maparg *
 {
     const struct wm_place *pl = wm_engine.place;
     uintptr_t at;
-    size_t rlen = round_up(len, wm_engine.page);
+    size_t rlen = wm_round_up(len, wm_engine.page);
     int err = pl->claim(hint, len, &at);
     if (err)
         return err;
@@ -288,11 +283,12 @@ static int map_new_unlocked(uintptr_t hint, size_t len, const struct wm_maparg *
     } else {
         err = pl->map_claimed(at, hint, len, m, &got);
     }
-    if (err)
-        pl->unclaim(got, len);
-    else
+    if (!err) {
         *out = got;
-    if (err && *marked) {
+        return 0;
+    }
+    pl->unclaim(got, len);
+    if (*marked) {
         wm_busy_clear(busy);
         *marked = false;
     }
@@ -419,7 +415,7 @@ int wm_map_fixed(uintptr_t lo, uintptr_t hi, struct wm_backing *b, uint64_t offs
 {
     size_t page = wm_engine.page, len = hi - lo;
     size_t mapped = b->size <= offset ? 0
-                    : b->size - offset < len ? round_up((size_t)(b->size - offset), page)
+                    : b->size - offset < len ? wm_round_up((size_t)(b->size - offset), page)
                                              : len;
     struct request q = {lo, hi, lo + mapped, b, offset, prot, rflags};
     return place_fixed(&q, noreplace);
@@ -452,7 +448,7 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         return EOVERFLOW; /* past the largest file offset */
     if (len > SIZE_MAX - page)
         return ENOMEM;
-    size_t rlen = round_up(len, page);
+    size_t rlen = wm_round_up(len, page);
     bool fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
     uintptr_t a = (uintptr_t)addr;
     if (fixed && (a % page || a == 0))
@@ -502,7 +498,7 @@ static int do_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t 
         size_t mapped = rlen;
         if (!anon)
             mapped = b->size <= (uint64_t)off ? 0
-                     : b->size - (uint64_t)off < rlen ? round_up((size_t)(b->size - (uint64_t)off), page)
+                     : b->size - (uint64_t)off < rlen ? wm_round_up((size_t)(b->size - (uint64_t)off), page)
                                                       : rlen;
         q = (struct request){a, a + rlen, a + mapped, b, anon ? 0 : (uint64_t)off, prot,
                              (uint16_t)((type == MAP_SHARED ? WM_R_SHARED : 0) | (anon ? WM_R_ANON : 0))};
@@ -556,11 +552,11 @@ int munmap(void *addr, size_t len)
     uintptr_t lo = (uintptr_t)addr;
     int err = 0;
     /* Linux: EINVAL also for a range outside the user address space. */
-    if (lo % page || len == 0 || len > SIZE_MAX - page || lo + round_up(len, page) < lo ||
-        lo + round_up(len, page) - 1 > wm_engine.max_address)
+    if (lo % page || len == 0 || len > SIZE_MAX - page || lo + wm_round_up(len, page) < lo ||
+        lo + wm_round_up(len, page) - 1 > wm_engine.max_address)
         err = EINVAL;
     if (!err) {
-        uintptr_t hi = lo + round_up(len, page);
+        uintptr_t hi = lo + wm_round_up(len, page);
         struct wm_closer c;
         wm_lock_range(lo, hi - lo);
         wm_defer_closing(&c);

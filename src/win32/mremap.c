@@ -28,11 +28,6 @@
 
 enum { VMA_FLAGS = WM_R_SHARED | WM_R_ANON | WM_R_LOCKED | WM_R_DONTFORK | WM_R_WIPEONFORK };
 
-static size_t round_up(size_t n, size_t page)
-{
-    return (n + page - 1) / page * page;
-}
-
 static bool same_file(struct wm_backing *a, struct wm_backing *b)
 {
     uint32_t va, vb;
@@ -156,7 +151,7 @@ static int add_part(struct move *mv, uintptr_t start, uintptr_t end, uintptr_t s
 {
     uintptr_t m = start;
     if (b && (b->section || b->priv) && offset < b->size) {
-        uint64_t avail = round_up((size_t)(b->size - offset), wm_engine.page);
+        uint64_t avail = wm_round_up((size_t)(b->size - offset), wm_engine.page);
         m = avail < end - start ? start + (uintptr_t)avail : end;
     }
     int err = add_range(mv, start, m, src, b, offset);
@@ -423,7 +418,7 @@ static int do_mremap(uintptr_t old, size_t old_size, size_t new_size, int flags,
         return EINVAL;
     if (old_size > SIZE_MAX - page || new_size > SIZE_MAX - page)
         return ENOMEM;
-    size_t osz = round_up(old_size, page), nsz = round_up(new_size, page);
+    size_t osz = wm_round_up(old_size, page), nsz = wm_round_up(new_size, page);
     if (old + osz < old)
         return EINVAL;
     if (flags & MREMAP_FIXED) {

@@ -421,7 +421,7 @@ static void free_reserved(uintptr_t addr, size_t len)
  * costs about what the view call does. */
 static int claim(uintptr_t hint, size_t len, uintptr_t *at)
 {
-    return reserve_kept(hint, (len + 4095) & ~(size_t)4095, false, at);
+    return reserve_kept(hint, wm_round_up(len, 4096), false, at);
 }
 
 static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm_maparg *m, uintptr_t *out)
@@ -430,7 +430,7 @@ static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm
     /* A new placeholder whose view fails goes back through unclaim, under
      * the lock, like a claimed one: plug_below waits only for munmap's
      * frees made without it. */
-    if (!at && !(at = (uintptr_t)new_placeholder(0, (len + 4095) & ~(size_t)4095)))
+    if (!at && !(at = (uintptr_t)new_placeholder(0, wm_round_up(len, 4096))))
         return wm_last_errno();
     *out = at;
     return map(at, len, m);
@@ -439,7 +439,7 @@ static int map_claimed(uintptr_t at, uintptr_t hint, size_t len, const struct wm
 static void unclaim(uintptr_t at, size_t len)
 {
     if (at)
-        free_reserved(at, (len + 4095) & ~(size_t)4095);
+        free_reserved(at, wm_round_up(len, 4096));
 }
 
 static int split(uintptr_t addr, size_t len, size_t at)

@@ -74,7 +74,7 @@ size_t wm_region_mapped_len(const struct wm_region *r)
         return 0;
     /* Legacy: the last view of a file may end inside the 64 KiB page; Windows
      * maps whole 4 KiB pages up to the section's end only. */
-    uintptr_t mapped_end = r->vstart + (view_map_len(r) + 4095) / 4096 * 4096;
+    uintptr_t mapped_end = r->vstart + wm_round_up(view_map_len(r), 4096);
     uintptr_t end = r->end < mapped_end ? r->end : mapped_end;
     return end > r->start ? end - r->start : 0;
 }
@@ -367,7 +367,7 @@ static int copy_view(uintptr_t vs, unsigned char *tmp, const struct wm_backing *
 {
     for (struct wm_region *r = wm_region_find(&wm_engine.regions, vs); r && r->vstart == vs;
          r = wm_region_next(&wm_engine.regions, r)) {
-        size_t n = (wm_region_mapped_len(r) + 4095) & ~(size_t)4095; /* whole 4 KiB pages */
+        size_t n = wm_round_up(wm_region_mapped_len(r), 4096); /* whole 4 KiB pages */
         if (!n || !wm_region_committed(r))
             continue; /* nothing there but zeros */
         unsigned char *dst = tmp + (r->start - vs);
